@@ -1,0 +1,327 @@
+"""Plain data parsed from the robot's JSON: protocols, their required equipment and errors.
+
+These classes hold data only (no HTTP), so widgets and magics can render them and tests
+can build them from recorded JSON. Parsing is tolerant: a field the robot does not send
+becomes ``None`` or an empty list rather than a ``KeyError``, because robots on different
+4.x releases send slightly different shapes (``slot`` in 4.0 docs, ``location`` in 4.7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pandas is imported lazily: it is slow to import
+    import pandas
+
+
+def _as_mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else []
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Parse the robot's ISO 8601 timestamps; ``None`` for anything else."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Pipette:
+    """A pipette the protocol loads: ``mount`` is ``"left"`` or ``"right"``."""
+
+    mount: str
+    pipette_name: str
+    requested_as: str
+    channels: int | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Pipette:
+        name = str(data.get("pipetteName") or data.get("requestedAs") or "")
+        return cls(
+            mount=str(data.get("mount") or ""),
+            pipette_name=name,
+            requested_as=str(data.get("requestedAs") or name),
+            channels=_as_int(data.get("channels")),
+        )
+
+
+@dataclass(frozen=True)
+class Labware:
+    """A labware the protocol loads, at deck ``slot`` (1-12; labware on a module is
+    listed at the module's slot)."""
+
+    label: str
+    uri: str
+    slot: int | None
+
+    @property
+    def load_name(self) -> str:
+        """``opentrons/corning_96_wellplate_360ul_flat/1`` -> ``corning_96_wellplate_360ul_flat``."""
+        parts = self.uri.split("/")
+        return parts[1] if len(parts) == 3 else self.label
+
+    @property
+    def namespace(self) -> str:
+        return self.uri.split("/")[0] if "/" in self.uri else ""
+
+    @property
+    def is_custom(self) -> bool:
+        """Custom labware lives outside the ``opentrons`` namespace."""
+        return bool(self.namespace) and self.namespace != "opentrons"
+
+    @property
+    def is_fixed_trash(self) -> bool:
+        return "fixed_trash" in self.load_name or "_trash_" in self.load_name
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Labware:
+        slot = _as_int(data.get("slot"))
+        if slot is None:
+            slot = _as_int(data.get("location"))
+        return cls(label=str(data.get("label") or ""), uri=str(data.get("uri") or ""), slot=slot)
+
+
+@dataclass(frozen=True)
+class Module:
+    """A hardware module (magnetic, temperature, thermocycler, ...) at deck ``slot``.
+    A thermocycler reports slot 7 and also covers 8, 10 and 11."""
+
+    type: str
+    model: str
+    slot: int | None
+
+    @property
+    def slots(self) -> tuple[int, ...]:
+        """Every deck slot the module occupies."""
+        if self.slot is None:
+            return ()
+        if self.type == "thermocyclerModuleType":
+            return (7, 8, 10, 11)
+        return (self.slot,)
+
+    @property
+    def display_name(self) -> str:
+        names = {
+            "magneticModuleV1": "Magnetic Module GEN1",
+            "magneticModuleV2": "Magnetic Module GEN2",
+            "temperatureModuleV1": "Temperature Module GEN1",
+            "temperatureModuleV2": "Temperature Module GEN2",
+            "thermocyclerModuleV1": "Thermocycler GEN1",
+            "thermocyclerModuleV2": "Thermocycler GEN2",
+            "heaterShakerModuleV1": "Heater-Shaker GEN1",
+        }
+        return names.get(self.model, self.model or self.type)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Module:
+        slot = _as_int(data.get("slot"))
+        if slot is None:
+            slot = _as_int(data.get("location"))
+        return cls(type=str(data.get("type") or ""), model=str(data.get("model") or ""), slot=slot)
+
+
+@dataclass(frozen=True)
+class Equipment:
+    """What a protocol needs on the robot, from the robot's analysis."""
+
+    pipettes: tuple[Pipette, ...] = ()
+    labware: tuple[Labware, ...] = ()
+    modules: tuple[Module, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Any) -> Equipment:
+        data = _as_mapping(data)
+        return cls(
+            pipettes=tuple(Pipette.from_json(_as_mapping(p)) for p in _as_list(data.get("pipettes"))),
+            labware=tuple(Labware.from_json(_as_mapping(lw)) for lw in _as_list(data.get("labware"))),
+            modules=tuple(Module.from_json(_as_mapping(m)) for m in _as_list(data.get("modules"))),
+        )
+
+    def pipette_on(self, mount: str) -> Pipette | None:
+        return next((p for p in self.pipettes if p.mount == mount), None)
+
+    def labware_in(self, slot: int) -> list[Labware]:
+        return [lw for lw in self.labware if lw.slot == slot]
+
+    def module_in(self, slot: int) -> Module | None:
+        return next((m for m in self.modules if slot in m.slots), None)
+
+    def to_dataframe(self) -> pandas.DataFrame:
+        """One row per item: kind, name, slot/mount, and details."""
+        import pandas as pd
+
+        rows: list[dict[str, Any]] = []
+        for p in self.pipettes:
+            rows.append(
+                {"kind": "pipette", "name": p.pipette_name, "where": p.mount,
+                 "detail": f"{p.channels}-channel" if p.channels else "",
+                 "requested_as": p.requested_as}
+            )
+        for m in self.modules:
+            rows.append(
+                {"kind": "module", "name": m.model, "where": f"slot {m.slot}",
+                 "detail": m.type, "requested_as": ""}
+            )
+        for lw in self.labware:
+            rows.append(
+                {"kind": "labware", "name": lw.label, "where": f"slot {lw.slot}",
+                 "detail": lw.uri, "requested_as": ""}
+            )
+        return pd.DataFrame(rows, columns=["kind", "name", "where", "detail", "requested_as"])
+
+    def labware_dataframe(self) -> pandas.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{"slot": lw.slot, "label": lw.label, "uri": lw.uri, "custom": lw.is_custom}
+             for lw in self.labware],
+            columns=["slot", "label", "uri", "custom"],
+        )
+
+    def modules_dataframe(self) -> pandas.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{"slot": m.slot, "type": m.type, "model": m.model} for m in self.modules],
+            columns=["slot", "type", "model"],
+        )
+
+
+@dataclass(frozen=True)
+class ProtocolErrorInfo:
+    """One entry of a protocol's ``errors`` (analysis) or a session's run error."""
+
+    type: str
+    description: str
+    line: int | None = None
+    file: str | None = None
+    exception_type: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProtocolErrorInfo:
+        return cls(
+            type=str(data.get("type") or "Error"),
+            description=str(data.get("description") or data.get("detail") or ""),
+            line=_as_int(data.get("lineNumber")),
+            file=(str(data["fileName"]) if data.get("fileName") else None),
+            exception_type=(str(data["exceptionType"]) if data.get("exceptionType") else None),
+        )
+
+    def __str__(self) -> str:
+        where = ""
+        if self.file and self.line is not None:
+            where = f" ({self.file}, line {self.line})"
+        elif self.line is not None:
+            where = f" (line {self.line})"
+        kind = self.type
+        if self.exception_type and self.exception_type != self.type:
+            kind = f"{self.type}: {self.exception_type}"
+        return f"{kind}: {self.description}{where}"
+
+
+@dataclass(frozen=True)
+class ProtocolData:
+    """A protocol resource as the robot describes it (``GET /protocols/{id}``)."""
+
+    id: str
+    protocol_file: str
+    support_files: tuple[str, ...]
+    metadata: Mapping[str, Any]
+    equipment: Equipment
+    errors: tuple[ProtocolErrorInfo, ...]
+    created_at: datetime | None
+    last_modified_at: datetime | None
+    estimated_duration: float | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        return (self.protocol_file, *self.support_files)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name") or self.metadata.get("protocolName") or self.id)
+
+    @property
+    def api_level(self) -> str | None:
+        level = self.metadata.get("apiLevel")
+        return str(level) if level is not None else None
+
+    @classmethod
+    def from_json(cls, data: Any) -> ProtocolData:
+        data = _as_mapping(data)
+        protocol_file = str(_as_mapping(data.get("protocolFile")).get("basename") or "")
+        support = tuple(
+            str(_as_mapping(f).get("basename") or "") for f in _as_list(data.get("supportFiles"))
+        )
+        duration = data.get("estimatedDuration")
+        return cls(
+            id=str(data.get("id") or ""),
+            protocol_file=protocol_file,
+            support_files=support,
+            metadata=dict(_as_mapping(data.get("metadata"))),
+            equipment=Equipment.from_json(data.get("requiredEquipment")),
+            errors=tuple(
+                ProtocolErrorInfo.from_json(_as_mapping(e)) for e in _as_list(data.get("errors"))
+            ),
+            created_at=parse_timestamp(data.get("createdAt")),
+            last_modified_at=parse_timestamp(data.get("lastModifiedAt")),
+            estimated_duration=(
+                float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool)
+                else None
+            ),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    """One entry of a session's ``details.events``."""
+
+    source: str
+    event: str
+    command_id: str | None
+    timestamp: datetime | None
+    text: str | None
+
+    @property
+    def is_step_start(self) -> bool:
+        return self.source == "protocol" and self.event.endswith(".start")
+
+    @property
+    def step_name(self) -> str:
+        """``command.ASPIRATE.start`` -> ``ASPIRATE``."""
+        parts = self.event.split(".")
+        return parts[1] if len(parts) == 3 and parts[0] == "command" else self.event
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionEvent:
+        params = _as_mapping(data.get("params"))
+        text = params.get("text")
+        return cls(
+            source=str(data.get("source") or ""),
+            event=str(data.get("event") or ""),
+            command_id=(str(data["commandId"]) if data.get("commandId") is not None else None),
+            timestamp=parse_timestamp(data.get("timestamp")),
+            text=str(text) if text is not None else None,
+        )

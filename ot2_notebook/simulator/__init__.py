@@ -1,0 +1,39 @@
+"""The simulated OT-2 robot (``ot2-sim``): the robot software 4.x HTTP API and notification
+feed, backed by the real ``opentrons`` OT-2 simulation.
+
+``start()`` runs it as a child process for notebooks and tests; ``ot2-sim`` (or
+``python -m ot2_notebook.simulator``) runs it in the foreground. Importing this package
+is cheap: the server and its dependencies load only in the child process.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ot2_notebook.simulator.launcher import SimulatorHandle
+
+__all__ = ["SimulatorHandle", "start"]
+
+
+def start(port: int = 0, **options: Any) -> SimulatorHandle:
+    """Start a simulated robot in a child process on 127.0.0.1 and wait until it answers.
+
+    ``port=0`` picks a free port. Options mirror the ``ot2-sim`` command line:
+    ``host``, ``max_protocols`` (1, as the robot), ``analysis_timeout`` (s), ``speed``,
+    ``protocol_sessions`` (the feature flag, on), ``session_events`` (publish the
+    ``session_events`` topic, on; off imitates a real 4.x robot), ``data_dir``,
+    ``startup_timeout`` (s). Returns a handle with ``.url`` and ``.stop()``; it is also a
+    context manager.
+    """
+    from ot2_notebook.simulator.launcher import start as _start
+
+    return _start(port=port, **options)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SimulatorHandle":
+        from ot2_notebook.simulator.launcher import SimulatorHandle
+
+        return SimulatorHandle
+    raise AttributeError(name)

@@ -1,0 +1,189 @@
+"""Warm, disposable worker processes for running user protocols.
+
+Design: ``multiprocessing``'s forkserver imports ``opentrons`` once (``preload.py``), then
+forks a fresh process per job. A few spares are forked ahead of time, each blocked waiting
+for its job, so a request never waits for a fork. A worker runs one job and exits; to
+cancel a run or stop a protocol that hangs, the server kills it. Killing is always safe
+because the next job gets another process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from collections import deque
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ot2_notebook.simulator.workers import process
+
+log = logging.getLogger(__name__)
+
+_PRELOAD = ["ot2_notebook.simulator.workers.preload"]
+
+
+class WorkerDied(Exception):
+    """The worker process ended without sending its result."""
+
+    def __init__(self, exitcode: int | None) -> None:
+        self.exitcode = exitcode
+        if exitcode is None:
+            how = "closed its connection"
+        elif exitcode < 0:
+            how = f"was killed by signal {-exitcode}"
+        else:
+            how = f"exited with code {exitcode}"
+        super().__init__(f"the simulation process {how}")
+
+
+class WorkerTimeout(Exception):
+    """No message arrived from the worker in time."""
+
+
+class Worker:
+    """One forked worker process and the server's end of its pipe."""
+
+    def __init__(self, proc: multiprocessing.process.BaseProcess, conn: Connection) -> None:
+        self.process = proc
+        self.conn = conn
+        self._send_lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+    def send(self, obj: Any) -> None:
+        with self._send_lock:
+            try:
+                self.conn.send(obj)
+            except (BrokenPipeError, OSError, EOFError) as exc:
+                raise WorkerDied(self._exitcode()) from exc
+
+    def recv(self, timeout: float | None) -> Any:
+        """The next message; ``WorkerTimeout`` after ``timeout`` s, ``WorkerDied`` on exit."""
+        try:
+            if not self.conn.poll(timeout):
+                raise WorkerTimeout()
+            return self.conn.recv()
+        except (EOFError, OSError) as exc:
+            raise WorkerDied(self._exitcode()) from exc
+
+    def _exitcode(self) -> int | None:
+        self.process.join(timeout=1.0)
+        return self.process.exitcode
+
+    def kill(self) -> None:
+        """Stop the worker now (idempotent) and reap it."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5.0)
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+
+
+class WorkerPool:
+    """Hands out warm worker processes, keeping ``spares`` forked in advance."""
+
+    def __init__(self, *, spares: int = 2, memory_limit_mb: int = 2048) -> None:
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(_PRELOAD)
+        self._spares_wanted = max(0, spares)
+        self._memory_limit_mb = memory_limit_mb
+        self._spares: deque[Worker] = deque()
+        self._lock = threading.Lock()
+        self._refill_needed = threading.Event()
+        self._closed = False
+        self._refiller: threading.Thread | None = None
+
+    def start(self, wait: bool = True) -> None:
+        """Start the forkserver (imports opentrons) and fork the first spares."""
+        self._refiller = threading.Thread(target=self._refill_loop, name="worker-refill", daemon=True)
+        self._refiller.start()
+        if wait:
+            worker = self._fork()
+            with self._lock:
+                self._spares.append(worker)
+        self._refill_needed.set()
+
+    def _fork(self) -> Worker:
+        parent_end, child_end = self._context.Pipe(duplex=True)
+        proc = self._context.Process(
+            target=process.serve_one,
+            args=(child_end, self._memory_limit_mb),
+            name="ot2-sim-worker",
+            daemon=True,
+        )
+        proc.start()
+        child_end.close()
+        return Worker(proc, parent_end)
+
+    def acquire(self) -> Worker:
+        """A worker ready for one job (the caller must ``kill()`` or let it finish)."""
+        if self._closed:
+            raise RuntimeError("the worker pool is shut down")
+        with self._lock:
+            while self._spares:
+                worker = self._spares.popleft()
+                if worker.process.is_alive():
+                    break
+                worker.kill()
+            else:
+                worker = None
+        self._refill_needed.set()
+        return worker if worker is not None else self._fork()
+
+    def _refill_loop(self) -> None:
+        while not self._closed:
+            self._refill_needed.wait()
+            self._refill_needed.clear()
+            while not self._closed:
+                with self._lock:
+                    missing = self._spares_wanted - len(self._spares)
+                if missing <= 0:
+                    break
+                try:
+                    worker = self._fork()
+                except Exception:  # e.g. during interpreter shutdown; acquire() forks on demand
+                    log.exception("could not fork a spare worker")
+                    time.sleep(0.5)
+                    break
+                with self._lock:
+                    if self._closed:
+                        worker.kill()
+                        return
+                    self._spares.append(worker)
+
+    def shutdown(self) -> None:
+        """Stop every spare worker; running jobs are stopped by their owners."""
+        self._closed = True
+        self._refill_needed.set()
+        with self._lock:
+            spares = list(self._spares)
+            self._spares.clear()
+        for worker in spares:
+            worker.kill()
+        if self._refiller is not None:
+            self._refiller.join(timeout=5.0)
+
+
+def run_to_result(worker: Worker, job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Send ``job`` and wait for its result, ignoring progress messages.
+
+    Raises ``WorkerTimeout`` (after killing the worker) or ``WorkerDied``.
+    """
+    worker.send(job)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerTimeout()
+            message = worker.recv(remaining)
+            if message[0] == "result":
+                return message[1]
+    finally:
+        worker.kill()
