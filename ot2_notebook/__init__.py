@@ -24,7 +24,17 @@ _LAZY: dict[str, str] = {
     "set_current_robot": "ot2_notebook.client",
 }
 
-__all__ = [*_LAZY, "__version__", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "Protocol",
+    "RobotClient",
+    "RobotError",
+    "Session",
+    "__version__",
+    "current_robot",
+    "load_ipython_extension",
+    "set_current_robot",
+    "unload_ipython_extension",
+]
 
 if TYPE_CHECKING:
     from ot2_notebook.client import (

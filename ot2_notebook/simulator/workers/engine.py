@@ -97,7 +97,9 @@ def _support_files(directory: Path, protocol_file: str) -> tuple[dict[str, Any],
             except ValueError:
                 continue
             if _is_labware_definition(parsed):
-                uri = f"{parsed['namespace']}/{parsed['parameters']['loadName']}/{parsed['version']}"
+                uri = (
+                    f"{parsed['namespace']}/{parsed['parameters']['loadName']}/{parsed['version']}"
+                )
                 labware[uri] = parsed
     return labware, data
 
@@ -204,7 +206,9 @@ def required_equipment(ctx: Any) -> dict[str, list[dict[str, Any]]]:
     modules = []
     for slot, module in ctx.loaded_modules.items():
         module_type, model = _module_type_and_model(module)
-        modules.append({"type": module_type, "model": model, "slot": int(slot), "location": int(slot)})
+        modules.append(
+            {"type": module_type, "model": model, "slot": int(slot), "location": int(slot)}
+        )
     return {"pipettes": pipettes, "labware": labware, "modules": modules}
 
 

@@ -25,7 +25,9 @@ RESUMED = "resumed"
 RESULT = "result"
 
 
-def job(mode: str, directory: str, protocol_file: str, speed: float | None = None) -> dict[str, Any]:
+def job(
+    mode: str, directory: str, protocol_file: str, speed: float | None = None
+) -> dict[str, Any]:
     if mode not in MODES:
         raise ValueError(f"unknown job mode {mode!r}")
     return {"mode": mode, "directory": directory, "protocolFile": protocol_file, "speed": speed}

@@ -101,7 +101,9 @@ class WorkerPool:
 
     def start(self, wait: bool = True) -> None:
         """Start the forkserver (imports opentrons) and fork the first spares."""
-        self._refiller = threading.Thread(target=self._refill_loop, name="worker-refill", daemon=True)
+        self._refiller = threading.Thread(
+            target=self._refill_loop, name="worker-refill", daemon=True
+        )
         self._refiller.start()
         if wait:
             worker = self._fork()

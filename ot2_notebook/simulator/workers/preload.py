@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-import opentrons.protocol_api  # noqa: F401
+import opentrons.protocol_api
 import opentrons.simulate  # noqa: F401
 from opentrons.legacy_commands import types as _command_types  # noqa: F401
 from opentrons.protocols import parse as _parse  # noqa: F401

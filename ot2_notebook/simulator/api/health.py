@@ -1,0 +1,18 @@
+"""``GET /health``: the robot's identity and versions (a legacy route: 4.x answers its
+validation errors as ``{"message": ...}``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from ot2_notebook.simulator.api.versioning import check_version
+
+router = APIRouter(tags=["Health"], dependencies=[Depends(check_version)])
+
+
+@router.get("/health", summary="Get robot health")
+async def get_health(request: Request) -> dict[str, Any]:
+    robot = request.app.state.robot
+    return robot.health()

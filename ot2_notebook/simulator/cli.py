@@ -1,0 +1,192 @@
+"""``ot2-sim``: run the simulated robot in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from ot2_notebook.simulator.config import DEFAULT_PORT, Limits, SimulatorConfig
+
+log = logging.getLogger("ot2_notebook.simulator")
+
+
+def _positive(kind: type) -> object:
+    def parse(text: str) -> float | int:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ot2-sim",
+        description=(
+            "A simulated Opentrons OT-2: the robot software 4.x HTTP API (protocol sessions) "
+            "and notification feed, backed by the real opentrons simulation."
+        ),
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; the API has no "
+        "authentication, so other addresses expose it to the network)",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port (default {DEFAULT_PORT}, as the robot; 0 picks a free one)",
+    )
+    parser.add_argument(
+        "--max-protocols",
+        type=_positive(int),
+        default=1,
+        help="uploaded protocols kept at once (default 1, as the robot)",
+    )
+    parser.add_argument(
+        "--analysis-timeout",
+        type=_positive(float),
+        default=60.0,
+        help="seconds a protocol may take to simulate before it counts as hung (default 60)",
+    )
+    parser.add_argument(
+        "--speed",
+        type=_positive(float),
+        default=None,
+        help="pace runs at estimated robot time / SPEED (default: steps back "
+        "to back); e.g. --speed 10 runs ten times faster than a robot",
+    )
+    parser.add_argument(
+        "--no-protocol-sessions",
+        action="store_true",
+        help="start with the enableHttpProtocolSessions feature flag off",
+    )
+    parser.add_argument(
+        "--no-session-events",
+        action="store_true",
+        help="publish no session_events on the notification feed, as a real 4.x robot",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="folder for uploaded files (default: a new temporary folder)",
+    )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=_positive(float),
+        default=50.0,
+        help="largest request body accepted, in MB (default 50)",
+    )
+    parser.add_argument(
+        "--spare-workers",
+        type=int,
+        default=2,
+        help="worker processes forked ahead of time (default 2)",
+    )
+    parser.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    # for ot2_notebook.simulator.start(): serve on a socket the parent bound, and exit
+    # when the parent's end of a pipe closes (the parent died)
+    parser.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--parent-pipe", type=int, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
+    max_request = int(args.max_upload_mb * 1024 * 1024)
+    return SimulatorConfig(
+        host=args.host,
+        port=args.port,
+        max_protocols=args.max_protocols,
+        analysis_timeout=args.analysis_timeout,
+        speed=args.speed,
+        protocol_sessions=not args.no_protocol_sessions,
+        session_events=not args.no_session_events,
+        data_dir=args.data_dir,
+        spare_workers=max(0, args.spare_workers),
+        limits=Limits(
+            max_file_bytes=min(Limits().max_file_bytes, max_request), max_request_bytes=max_request
+        ),
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=128)
+
+
+def _exit_with_parent(server: object, fd: int) -> None:
+    def watch() -> None:
+        try:
+            while os.read(fd, 1):
+                pass
+        except OSError:
+            pass
+        server.should_exit = True  # type: ignore[attr-defined]
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="ot2-sim: %(message)s")
+    config = config_from_args(args)
+    if not config.is_loopback:
+        log.warning(
+            "listening on %s: the robot API has no authentication, so anyone who can reach "
+            "this address can upload and run protocols. Use --host 127.0.0.1 unless you mean it.",
+            config.host,
+        )
+
+    import uvicorn
+
+    from ot2_notebook.simulator.app import create_app
+
+    app = create_app(config)
+    uvicorn_config = uvicorn.Config(
+        app,
+        host=config.host,
+        port=config.port,
+        log_level=args.log_level,
+        lifespan="on",
+        ws="auto",
+        access_log=args.log_level == "debug",
+    )
+    server = uvicorn.Server(uvicorn_config)
+    if args.fd is not None:
+        sock = socket.socket(fileno=args.fd)
+    else:
+        try:
+            sock = bind(config.host, config.port)
+        except OSError as exc:
+            log.error(
+                "cannot listen on %s port %s: %s (is another ot2-sim or robot server "
+                "running? try --port 0)",
+                config.host,
+                config.port,
+                exc.strerror or exc,
+            )
+            return 2
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    log.info("listening on http://%s:%s (starting workers...)", shown, port)
+    if args.parent_pipe is not None:
+        _exit_with_parent(server, args.parent_pipe)
+    server.run(sockets=[sock])
+    return 0 if server.started else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Settings of one simulated robot, from the command line or ``start()``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_PORT = 31950
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what an upload may contain. The real 4.7 robot has none (a 120 MB
+    upload took a minute); these keep the simulator responsive and its disk tidy."""
+
+    max_file_bytes: int = 10 * 1024 * 1024
+    max_request_bytes: int = 50 * 1024 * 1024
+    max_files: int = 64
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    #: The robot keeps one uploaded protocol; tests and notebooks may allow more.
+    max_protocols: int = 1
+    #: Seconds an analysis (or a session load) may take before it counts as hung.
+    analysis_timeout: float = 60.0
+    #: ``None``: run steps back to back. ``X``: pace steps by estimated robot time / X.
+    speed: float | None = None
+    #: Initial value of the ``enableHttpProtocolSessions`` feature flag.
+    protocol_sessions: bool = True
+    #: Publish the ``session_events`` topic (real 4.x robots do not).
+    session_events: bool = True
+    #: Where protocols and session files live; a fresh temporary folder when ``None``.
+    data_dir: Path | None = None
+    #: Worker processes forked ahead of time, and each worker's memory bound (MB).
+    spare_workers: int = 2
+    worker_memory_mb: int = 2048
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in LOOPBACK_HOSTS
