@@ -35,6 +35,12 @@ def _as_int(value: Any) -> int | None:
     return None
 
 
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
 def parse_timestamp(value: Any) -> datetime | None:
     """Parse the robot's ISO 8601 timestamps; ``None`` for anything else."""
     if not isinstance(value, str):
@@ -76,7 +82,7 @@ class Labware:
 
     @property
     def load_name(self) -> str:
-        """``opentrons/corning_96_wellplate_360ul_flat/1`` -> ``corning_96_wellplate_360ul_flat``."""
+        """``opentrons/corning_96_wellplate_360ul_flat/1`` -> the load name in the middle."""
         parts = self.uri.split("/")
         return parts[1] if len(parts) == 3 else self.label
 
@@ -152,9 +158,11 @@ class Equipment:
     def from_json(cls, data: Any) -> Equipment:
         data = _as_mapping(data)
         return cls(
-            pipettes=tuple(Pipette.from_json(_as_mapping(p)) for p in _as_list(data.get("pipettes"))),
-            labware=tuple(Labware.from_json(_as_mapping(lw)) for lw in _as_list(data.get("labware"))),
-            modules=tuple(Module.from_json(_as_mapping(m)) for m in _as_list(data.get("modules"))),
+            pipettes=tuple(
+                Pipette.from_json(_as_mapping(i)) for i in _as_list(data.get("pipettes"))
+            ),
+            labware=tuple(Labware.from_json(_as_mapping(i)) for i in _as_list(data.get("labware"))),
+            modules=tuple(Module.from_json(_as_mapping(i)) for i in _as_list(data.get("modules"))),
         )
 
     def pipette_on(self, mount: str) -> Pipette | None:
@@ -286,10 +294,7 @@ class ProtocolData:
             ),
             created_at=parse_timestamp(data.get("createdAt")),
             last_modified_at=parse_timestamp(data.get("lastModifiedAt")),
-            estimated_duration=(
-                float(duration) if isinstance(duration, (int, float)) and not isinstance(duration, bool)
-                else None
-            ),
+            estimated_duration=_as_float(duration),
             raw=dict(data),
         )
 
@@ -324,4 +329,108 @@ class SessionEvent:
             command_id=(str(data["commandId"]) if data.get("commandId") is not None else None),
             timestamp=parse_timestamp(data.get("timestamp")),
             text=str(text) if text is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class SessionData:
+    """A protocol session as the robot describes it (``GET /sessions/{id}``).
+
+    ``errors`` holds the run's error when the robot reports one: the simulator adds
+    ``details.errors`` (same shape as a protocol's analysis errors); a real 4.x robot sends
+    nothing, so it stays empty there even when ``state`` is ``"error"``.
+    """
+
+    id: str
+    session_type: str
+    protocol_id: str
+    state: str
+    events: tuple[SessionEvent, ...]
+    errors: tuple[ProtocolErrorInfo, ...]
+    created_at: datetime | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @property
+    def error(self) -> ProtocolErrorInfo | None:
+        """The run's error, if the robot reported one."""
+        return self.errors[0] if self.errors else None
+
+    @classmethod
+    def from_json(cls, data: Any) -> SessionData:
+        data = _as_mapping(data)
+        details = _as_mapping(data.get("details"))
+        create_params = _as_mapping(data.get("createParams"))
+        protocol_id = details.get("protocolId") or create_params.get("protocolId") or ""
+        return cls(
+            id=str(data.get("id") or ""),
+            session_type=str(data.get("sessionType") or ""),
+            protocol_id=str(protocol_id),
+            state=str(details.get("currentState") or ""),
+            events=tuple(
+                SessionEvent.from_json(_as_mapping(e)) for e in _as_list(details.get("events"))
+            ),
+            errors=tuple(
+                ProtocolErrorInfo.from_json(_as_mapping(e)) for e in _as_list(details.get("errors"))
+            ),
+            created_at=parse_timestamp(data.get("createdAt")),
+            raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The robot's answer to ``POST /sessions/{id}/commands/execute``.
+
+    The session's state changes after this answer, in the background: read it with
+    ``Session.refresh()`` or wait for it with ``Session.wait_for()``.
+    """
+
+    id: str
+    command: str
+    status: str
+    created_at: datetime | None
+    completed_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: Any) -> CommandResult:
+        data = _as_mapping(data)
+        return cls(
+            id=str(data.get("id") or ""),
+            command=str(data.get("command") or ""),
+            status=str(data.get("status") or ""),
+            created_at=parse_timestamp(data.get("createdAt")),
+            completed_at=parse_timestamp(data.get("completedAt")),
+        )
+
+
+def _as_version(value: Any) -> tuple[int, ...] | None:
+    items = _as_list(value)
+    if items and all(_as_int(v) is not None for v in items):
+        return tuple(int(v) for v in items)
+    return None
+
+
+@dataclass(frozen=True)
+class Health:
+    """``GET /health``: who the robot is and which software it runs."""
+
+    name: str
+    api_version: str
+    fw_version: str
+    system_version: str
+    minimum_protocol_api_version: tuple[int, ...] | None
+    maximum_protocol_api_version: tuple[int, ...] | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Health:
+        data = _as_mapping(data)
+        return cls(
+            name=str(data.get("name") or ""),
+            api_version=str(data.get("api_version") or ""),
+            fw_version=str(data.get("fw_version") or ""),
+            system_version=str(data.get("system_version") or ""),
+            minimum_protocol_api_version=_as_version(data.get("minimum_protocol_api_version")),
+            maximum_protocol_api_version=_as_version(data.get("maximum_protocol_api_version")),
+            raw=dict(data),
         )
