@@ -151,6 +151,10 @@ def describe_error(exc: BaseException, directory: Path, protocol_file: str) -> d
         description = getattr(original, "message", None) or str(original)
         if isinstance(original, KeyError) and original.args:
             description = f"KeyError: {original.args[0]!r}"
+        elif isinstance(original, MemoryError):
+            description = "The protocol ran out of memory (the simulator bounds each protocol)."
+        elif not str(description):
+            description = type(original).__name__
         file_name, line = _user_frame(original.__traceback__, directory, protocol_file)
         return {
             "type": "ExceptionInProtocolError",
@@ -362,6 +366,12 @@ def run_job(job: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
             protocol.api_level, extra_labware=extra_labware, bundled_data=bundled_data
         )
         ctx.broker.subscribe(command_types.COMMAND, on_message)
+        if streaming:
+            # On a robot, ctx.is_simulating() is False during the real run (and True in
+            # analysis): protocols use it to skip waits when simulated, or to fail only on
+            # the robot. The simulated robot's run answers as the robot does. Only the
+            # protocol sees this; opentrons itself asks its core, which still simulates.
+            ctx.is_simulating = lambda: False
         execute.run_protocol(protocol, ctx, run_time_parameters_with_overrides=None)
         equipment = required_equipment(ctx)
     except Exception as exc:  # any failure of user code is data for the robot's answer

@@ -1,0 +1,159 @@
+"""Shared fixtures: real simulated robots in child processes, and plain HTTP access to them.
+
+* ``sim``: one simulator for the whole test run (many protocols allowed);
+  ``robot_url`` is its URL. Tests that use it should also use ``clean_robot``.
+* ``start_sim(**options)``: a simulator with other options (feature flag off, no session
+  events, ``speed``...), stopped when the test ends.
+* ``api``: a ``requests`` session for ``sim`` that sends ``Opentrons-Version: 2`` and
+  prefixes the base URL, for tests of the wire protocol itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from ot2_notebook.simulator import SimulatorHandle, start
+
+EXAMPLES = Path(__file__).resolve().parent / "protocols"
+VERSION = {"Opentrons-Version": "2"}
+
+
+class Api(requests.Session):
+    """``requests`` against one robot: relative paths, the version header by default."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__()
+        self.base_url = base_url.rstrip("/")
+        self.headers.update(VERSION)
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        if isinstance(url, str) and url.startswith("/"):
+            url = self.base_url + url
+        kwargs.setdefault("timeout", 30)
+        return super().request(method, url, *args, **kwargs)
+
+    # -- conveniences used across tests ------------------------------------------------
+    def upload(
+        self, protocol: str | Path, *support: str | Path, expect: int = 201
+    ) -> dict[str, Any]:
+        files = [("protocolFile", _file(protocol))]
+        files += [("supportFiles", _file(s)) for s in support]
+        reply = self.post("/protocols", files=files)
+        assert reply.status_code == expect, reply.text
+        return reply.json()
+
+    def create_session(self, protocol_id: str) -> str:
+        reply = self.post(
+            "/sessions",
+            json={"data": {"sessionType": "protocol", "createParams": {"protocolId": protocol_id}}},
+        )
+        assert reply.status_code == 201, reply.text
+        return str(reply.json()["data"]["id"])
+
+    def command(self, session_id: str, command: str) -> requests.Response:
+        return self.post(
+            f"/sessions/{session_id}/commands/execute",
+            json={"data": {"command": command, "data": {}}},
+        )
+
+    def session(self, session_id: str) -> dict[str, Any]:
+        reply = self.get(f"/sessions/{session_id}")
+        assert reply.status_code == 200, reply.text
+        return dict(reply.json()["data"])
+
+    def state(self, session_id: str) -> str:
+        return str(self.session(session_id)["details"]["currentState"])
+
+    def wait_for_state(
+        self, session_id: str, *wanted: str, timeout: float = 60.0
+    ) -> dict[str, Any]:
+        """Poll until the session is in one of ``wanted``; fail with the last state seen."""
+        return wait_until(
+            lambda: (s := self.session(session_id))["details"]["currentState"] in wanted and s,
+            timeout=timeout,
+            message=lambda: (
+                f"session {session_id} never reached {wanted}; it is {self.state(session_id)!r}"
+            ),
+        )
+
+    def clean(self) -> None:
+        for session in self.get("/sessions").json()["data"]:
+            self.delete(f"/sessions/{session['id']}")
+        for protocol in self.get("/protocols").json()["data"]:
+            self.delete(f"/protocols/{protocol['id']}")
+
+
+def _file(item: str | Path) -> tuple[str, bytes]:
+    path = Path(item)
+    if not path.is_absolute():
+        path = EXAMPLES / path
+    return (path.name, path.read_bytes())
+
+
+def wait_until(
+    condition: Callable[[], Any],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.01,
+    message: Callable[[], str] | str = "condition not met",
+) -> Any:
+    """Return the first truthy value of ``condition()``, polling until ``timeout``.
+
+    This is a wait on a condition (with a bounded poll interval), not a sleep standing in
+    for one: it returns as soon as the condition holds.
+    """
+    deadline = time.monotonic() + timeout
+    delay = interval
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(message() if callable(message) else message)
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.2)
+
+
+@pytest.fixture(scope="session")
+def sim() -> Iterator[SimulatorHandle]:
+    with start(port=0, max_protocols=100, analysis_timeout=20) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def robot_url(sim: SimulatorHandle) -> str:
+    return sim.url
+
+
+@pytest.fixture
+def api(sim: SimulatorHandle) -> Iterator[Api]:
+    with Api(sim.url) as session:
+        yield session
+
+
+@pytest.fixture
+def clean_robot(sim: SimulatorHandle) -> Iterator[None]:
+    """Leave the shared simulator empty after the test."""
+    yield
+    with Api(sim.url) as session:
+        session.clean()
+
+
+@pytest.fixture
+def start_sim() -> Iterator[Callable[..., SimulatorHandle]]:
+    handles: list[SimulatorHandle] = []
+
+    def factory(**options: Any) -> SimulatorHandle:
+        handle = start(port=0, **options)
+        handles.append(handle)
+        return handle
+
+    yield factory
+    for handle in handles:
+        handle.stop()

@@ -1,0 +1,6 @@
+metadata = {"apiLevel": "2.13"}
+
+
+def run(ctx):
+    while True:
+        pass

@@ -1,0 +1,8 @@
+import sys
+
+metadata = {"apiLevel": "2.13"}
+
+
+def run(ctx):
+    ctx.comment("leaving")
+    sys.exit(1)
