@@ -86,6 +86,9 @@ class ParsedError:
     detail: str
     source: Mapping[str, Any]
     entries: tuple[ErrorEntry, ...]
+    #: Whether the body was JSON at all (a robot always answers JSON; a web page means the
+    #: URL points at some other server).
+    is_json: bool = True
 
 
 def _text(value: Any) -> str:
@@ -134,8 +137,8 @@ def parse_error_body(body: bytes | str | None, reason: str = "") -> ParsedError:
         payload = None
         detail = ""
         if text.strip():
-            detail = f"the robot answered with a non-JSON body: {_snippet(text)!r}"
-        return ParsedError(None, fallback_title, detail, {}, ())
+            detail = f"the server answered with a non-JSON body: {_snippet(text)!r}"
+        return ParsedError(None, fallback_title, detail, {}, (), is_json=False)
 
     if isinstance(payload, Mapping):
         raw_errors = payload.get("errors")
@@ -632,5 +635,7 @@ def error_from_response(
         if "is not active" in detail:
             return SessionNotActiveError(*args, **kwargs)
     if status == 404:
+        if not parsed.is_json:  # a robot's 404 is always JSON: this is another server
+            return UnexpectedResponseError(*args, **kwargs)
         return NotFoundError(*args, **kwargs)
     return RobotError(*args, hint=_generic_hint(status, parsed), **kwargs)

@@ -51,7 +51,15 @@ if TYPE_CHECKING:
 
     from ot2_notebook.notifications import SessionWatcher, StepEvent
 
-__all__ = ["FileInput", "Protocol", "RobotClient", "Session", "protocol_id_for"]
+__all__ = [
+    "FileInput",
+    "Protocol",
+    "RobotClient",
+    "Session",
+    "normalize_url",
+    "notifications_url",
+    "protocol_id_for",
+]
 
 #: A file to upload: a path on disk, or an in-memory ``(file name, content)`` pair (so that
 #: notebook cells can be uploaded without temporary files).
@@ -95,6 +103,15 @@ def normalize_url(url: str) -> str:
             f"{url!r} is not a robot URL: pass e.g. 'http://127.0.0.1:31950' or the robot's IP."
         )
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def notifications_url(base_url: str, topics: Iterable[str]) -> str:
+    """The notification feed's websocket URL for the robot at ``base_url``."""
+    parts = urlsplit(normalize_url(base_url))
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    query = "&".join(f"topic={quote(t, safe='')}" for t in topics)
+    path = parts.path + "/notifications/subscribe"
+    return urlunsplit((scheme, parts.netloc, path, query, ""))
 
 
 def _check_name(name: str, role: str) -> str:
@@ -167,11 +184,7 @@ class RobotClient:
 
     def notifications_url(self, topics: Iterable[str]) -> str:
         """``ws://HOST:PORT/notifications/subscribe?topic=A&topic=B`` for this robot."""
-        parts = urlsplit(self.base_url)
-        scheme = "wss" if parts.scheme == "https" else "ws"
-        query = "&".join(f"topic={quote(t, safe='')}" for t in topics)
-        path = parts.path + "/notifications/subscribe"
-        return urlunsplit((scheme, parts.netloc, path, query, ""))
+        return notifications_url(self.base_url, topics)
 
     def request(
         self,
