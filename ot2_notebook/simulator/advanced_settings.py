@@ -95,10 +95,14 @@ SETTINGS: tuple[SettingInfo, ...] = (
 )
 
 
+_BY_ID = {s.id: s for s in SETTINGS}
+
+
 class AdvancedSettings:
     def __init__(self, *, protocol_sessions: bool) -> None:
         self._values: dict[str, bool | None] = {s.id: None for s in SETTINGS}
         self._values[PROTOCOL_SESSIONS] = True if protocol_sessions else None
+        self._restart_pending = False
         self._lock = threading.Lock()
 
     @property
@@ -111,11 +115,15 @@ class AdvancedSettings:
             if setting_id not in self._values:
                 return False
             self._values[setting_id] = value
+            # as on the robot, changing such a setting offers a restart (it is not needed:
+            # the simulator applies every change at once)
+            self._restart_pending |= _BY_ID[setting_id].restart_required
             return True
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:
             values = dict(self._values)
+            restart = self._restart_pending
         return {
             "settings": [
                 {
@@ -128,5 +136,5 @@ class AdvancedSettings:
                 }
                 for s in SETTINGS
             ],
-            "links": {"restart": "/server/restart"},
+            "links": {"restart": "/server/restart"} if restart else {},
         }

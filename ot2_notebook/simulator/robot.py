@@ -71,7 +71,9 @@ class SimulatedRobot:
         self.protocols = ProtocolStore(
             self.data_dir / "protocols", max_protocols=config.max_protocols, limits=config.limits
         )
-        self.sessions = SessionManager(self.data_dir / "sessions", self.hub)
+        self.sessions = SessionManager(
+            self.data_dir / "sessions", self.hub, simulate_wait=config.analysis_timeout
+        )
         self.sessions.protocol_sessions_enabled = self.settings.protocol_sessions_enabled
         self.runner = SessionRunner(
             self.sessions,

@@ -121,6 +121,12 @@ class SessionRunner:
 
     # -- load and simulate ---------------------------------------------------------------
     def _simulate(self, session: ProtocolSession, is_load: bool) -> None:
+        try:
+            self._simulate_locked(session, is_load)
+        finally:
+            session.simulation_done.set()
+
+    def _simulate_locked(self, session: ProtocolSession, is_load: bool) -> None:
         with session.job_lock:
             if not self.manager.is_live(session):
                 return

@@ -33,6 +33,12 @@ def iso(timestamp: float | None = None) -> str:
     return moment.isoformat()
 
 
+def _set_event() -> threading.Event:
+    event = threading.Event()
+    event.set()
+    return event
+
+
 @dataclass(eq=False)
 class ProtocolSession:
     id: str
@@ -50,6 +56,8 @@ class ProtocolSession:
     run: RunHandle | None = None
     #: Serialises this session's jobs (load, simulate, run).
     job_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Clear while a ``startSimulate`` is in progress (its steps are still to be logged).
+    simulation_done: threading.Event = field(default_factory=_set_event)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,8 +75,9 @@ class ProtocolSession:
 
 
 class SessionManager:
-    def __init__(self, root: Path, hub: NotificationHub) -> None:
+    def __init__(self, root: Path, hub: NotificationHub, *, simulate_wait: float = 60.0) -> None:
         self.root = root
+        self.simulate_wait = simulate_wait
         self.root.mkdir(parents=True, exist_ok=True)
         self.hub = hub
         self.runner: SessionRunner | None = None
@@ -141,8 +150,14 @@ class SessionManager:
     # -- commands ------------------------------------------------------------------------
     def execute(self, session_id: str, command: str) -> dict[str, Any]:
         """Check a command against the active-session rule and the state table, record it,
-        and start its effect. Returns the command resource (status ``executed``)."""
+        and start its effect. Returns the command resource (status ``executed``).
+
+        Blocking (call from a thread): a ``startRun`` or ``startSimulate`` that arrives while
+        a simulation is logging its steps waits for it, so the log stays in order.
+        """
         session = self.get(session_id)
+        if command in (states.START_RUN, states.START_SIMULATE):
+            session.simulation_done.wait(self.simulate_wait)
         command_id = str(uuid.uuid4())
         created = iso()
         with self.lock:
@@ -185,6 +200,7 @@ class SessionManager:
             runner.run(session)
         elif command == states.START_SIMULATE:
             self.set_state(session, states.LOADED)
+            session.simulation_done.clear()
             runner.simulate(session)
         elif command == states.PAUSE:
             assert session.run is not None

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ot2_notebook.simulator.api.errors import SESSION_LINKS, ActionForbidden, InvalidRequest
 from ot2_notebook.simulator.api.models import CommandRequest, SessionCreateRequest, SessionTypeName
@@ -80,7 +81,8 @@ async def delete_session(sessionId: str, request: Request) -> dict[str, Any]:
     ),
 )
 async def execute_command(sessionId: str, body: CommandRequest, request: Request) -> dict[str, Any]:
-    command = request.app.state.robot.sessions.execute(sessionId, body.data.command)
+    manager = request.app.state.robot.sessions
+    command = await run_in_threadpool(manager.execute, sessionId, body.data.command)
     return {"data": command, "links": _links(sessionId)}
 
 
