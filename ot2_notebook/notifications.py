@@ -660,6 +660,8 @@ class SessionWatcher:
         steps the feed missed). ``total`` is the number of steps of the load-time simulation;
         ``index`` counts the run's steps from 1. On the first look only the newest step is
         reported: the rest is history, not progress."""
+        first_look = not self._looked
+        self._looked = True
         events = data.events
         run_start = None
         first_command = None
@@ -677,8 +679,6 @@ class SessionWatcher:
             self._step_index = {}
         load_events = events[:first_command] if first_command is not None else events
         total = sum(1 for e in load_events if e.is_step_start) or None
-        first_look = not self._looked
-        self._looked = True
         found: list[StepEvent] = []
         texts: dict[str | None, str | None] = {}
         for event in events[run_start + 1 :]:
