@@ -7,7 +7,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: run sim test install install-test system-deps lint bench clean
+.PHONY: run sim test test-compat install install-test system-deps lint bench clean
+
+# Other supported Pythons (pyenv's, or on PATH) for `make test-compat`.
+COMPAT_PYTHONS ?= $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python $(HOME)/.pyenv/versions/3.12*/bin/python)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +44,21 @@ test: system-deps install-test
 	$(BIN)/ruff check ot2_notebook tests benchmarks
 	$(BIN)/python -m pytest
 
+# The opentrons shims on every supported Python: module protocols at API 2.13, custom labware.
+test-compat:
+	@test -n "$(strip $(COMPAT_PYTHONS))" || { echo "test-compat: no Python 3.10/3.12 found (set COMPAT_PYTHONS)"; exit 1; }
+	@set -e; for py in $(COMPAT_PYTHONS); do \
+	  ver=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
+	  echo "== Python $$ver ($$py)"; \
+	  [ -x .venv-$$ver/bin/python ] || $$py -m venv .venv-$$ver; \
+	  .venv-$$ver/bin/python -m pip install --quiet --upgrade pip; \
+	  .venv-$$ver/bin/python -m pip install --quiet -e ".[sim]" pytest pytest-timeout psutil websocket-client; \
+	  .venv-$$ver/bin/python -m pytest -q -p no:cacheprovider tests/test_sim_analysis.py \
+	    -k "module_protocols or custom_labware or engine_level or syntax_error or exception_in_run"; \
+	done
+
 bench: install-test
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache test-artifacts
+	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache test-artifacts
