@@ -38,10 +38,10 @@ system-deps:
 	  fi; }
 
 lint: install-test
-	$(BIN)/ruff check ot2_notebook tests benchmarks
+	$(BIN)/ruff check .
 
 test: system-deps install-test
-	$(BIN)/ruff check ot2_notebook tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # The opentrons shims on every supported Python: module protocols at API 2.13, custom labware.
