@@ -167,6 +167,7 @@ class NotificationSubscriber:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._connected = threading.Event()
+        self._attempted = threading.Event()
         self._ws: websocket.WebSocket | None = None
         self._thread: threading.Thread | None = None
         #: How many times a connection was established (1 after the first connect).
@@ -221,6 +222,10 @@ class NotificationSubscriber:
         """Block until the socket is up (or ``timeout``); returns whether it is."""
         return self._connected.wait(timeout)
 
+    def wait_first_attempt(self, timeout: float | None = None) -> bool:
+        """Block until the first connection attempt succeeded or failed (or ``timeout``)."""
+        return self._attempted.wait(timeout)
+
     def close(self, timeout: float | None = None) -> bool:
         """Stop: close the socket and join the thread (at most ``timeout`` s, by default long
         enough for a connection attempt to time out). Returns whether the thread ended."""
@@ -250,11 +255,13 @@ class NotificationSubscriber:
                 self.connect_count += 1
                 delay = self.min_backoff
                 self._set_connected(True)
+                self._attempted.set()
                 self._receive(ws)
             except (websocket.WebSocketException, OSError) as exc:
                 if not self._stop.is_set():
                     self.last_error = exc
                     log.debug("notification feed %s: %s", self.url, exc)
+                self._attempted.set()
             finally:
                 with self._lock:
                     self._ws = None
@@ -268,6 +275,7 @@ class NotificationSubscriber:
             if self._stop.wait(delay):
                 break
             delay = min(delay * 2, self.max_backoff)
+        self._attempted.set()
 
     def _receive(self, ws: websocket.WebSocket) -> None:
         ws.settimeout(self.ping_interval)
@@ -331,8 +339,10 @@ class SessionWatcher:
     Polling without a live feed starts every ``min_interval`` s and backs off to
     ``max_interval``; with a live feed it polls every ``feed_interval`` s, and a poll that
     disagrees with the feed is trusted only if the feed has not caught up within
-    ``feed_grace`` s. ``use_feed=False`` polls only. Use :meth:`poke` after sending a command
-    so a polling watcher looks at once. :meth:`close` (or ``with``) stops everything.
+    ``feed_grace`` s (the same grace decides, on the first change, whether the robot
+    publishes session events at all: a 4.x robot's first change is reported that much
+    later). ``use_feed=False`` polls only. Use :meth:`poke` after sending a command so a
+    polling watcher looks at once. :meth:`close` (or ``with``) stops everything.
     """
 
     def __init__(
@@ -349,9 +359,11 @@ class SessionWatcher:
         feed_interval: float = 5.0,
         feed_grace: float = 0.5,
         ping_interval: float = 10.0,
+        ready_timeout: float = 5.0,
         start: bool = True,
     ) -> None:
         self.session_id = session_id
+        self.ready_timeout = ready_timeout
         self.on_change = on_change
         self.on_step = on_step
         self.on_error = on_error
@@ -373,7 +385,10 @@ class SessionWatcher:
         #: The last failure to reach the robot (``None`` once it answers again).
         self.error: RobotError | None = None
         self._feed_connected = False
-        self._feed_publishes = False
+        # Whether the robot publishes session events: unknown until a frame shows it does
+        # (ot2-sim), or a change is seen by polling that no frame announced (a 4.x robot).
+        self._feed_publishes: bool | None = None
+        self._polled = threading.Event()
         self._steps_seen: set[tuple[str | None, str]] = set()
         self._step_index: dict[str | None, int] = {}
         self._run_marker: str | None = None
@@ -435,9 +450,17 @@ class SessionWatcher:
         return self._thread
 
     def start(self) -> SessionWatcher:
+        """Start watching; returns once the initial state is known and the feed subscribed
+        (at most ``ready_timeout`` s), so a run started right after is seen from its start."""
         if not self._started:
             self._started = True
+            deadline = time.monotonic() + self.ready_timeout
+            if self.subscriber is not None:
+                self.subscriber.start()
             self._thread.start()
+            self._polled.wait(self.ready_timeout)
+            if self.subscriber is not None:
+                self.subscriber.wait_first_attempt(max(0.0, deadline - time.monotonic()))
         return self
 
     def poke(self) -> None:
@@ -488,19 +511,23 @@ class SessionWatcher:
 
     @property
     def _feed_live(self) -> bool:
-        return self._feed_connected and self._feed_publishes
+        return self._feed_connected and self._feed_publishes is True
+
+    @property
+    def _trust_polls(self) -> bool:
+        """Report what polls see at once, unless a connected feed may yet announce it."""
+        return not self._feed_connected or self._feed_publishes is False
 
     def _run(self) -> None:
         try:
-            if self.subscriber is not None:
-                self.subscriber.start()
             self._poll(trust=True)
+            self._polled.set()
             while not self._stop.is_set() and not self._gone:
                 wait = max(0.0, self._next_poll - time.monotonic())
                 try:
                     kind, payload = self._queue.get(timeout=wait)
                 except queue.Empty:
-                    self._poll(trust=not self._feed_live)
+                    self._poll(trust=self._trust_polls)
                     continue
                 if kind is _STOP:
                     break
@@ -510,10 +537,11 @@ class SessionWatcher:
                     self._on_status(payload)
                 elif kind == "poke":
                     self._interval = self.min_interval
-                    self._poll(trust=not self._feed_live)
+                    self._poll(trust=self._trust_polls)
         except Exception:  # a bug here must not leave a silent dead watcher
             log.exception("session watcher for %s failed", self.session_id)
         finally:
+            self._polled.set()
             if self.subscriber is not None:
                 self.subscriber.close()
             self._client.close()
@@ -565,14 +593,18 @@ class SessionWatcher:
             self._suspect_since = now
             self._schedule(self.feed_grace)
         elif now - self._suspect_since >= self.feed_grace:
-            log.info("session %s: the feed missed a change, reporting it from polling", data.id)
+            if self._feed_publishes is None:
+                log.debug("robot publishes no session events: watching %s by polling", data.id)
+                self._feed_publishes = False
+            else:
+                log.info("session %s: the feed missed a change; reported from polling", data.id)
             self._report(self._last, data.state)
         else:
             self._schedule(self._suspect_since + self.feed_grace - now)
 
     def _on_status(self, connected: bool) -> None:
         self._feed_connected = connected
-        if connected and self._feed_publishes:
+        if connected and self._feed_publishes is True:
             # Back after a drop: what changed meanwhile was never published to us.
             self._interval = self.min_interval
             self._poll(trust=True)
