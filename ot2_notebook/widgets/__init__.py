@@ -1,0 +1,114 @@
+"""ipywidgets panels for the OT-2: equipment and deck map, live run controls, robot status.
+
+* :class:`EquipmentPanel` (``show_equipment``): a protocol's pipettes, deck map, labware,
+  modules and analysis errors (placed in notebook cells with :class:`ErrorLocation`).
+* :class:`RunPanel` (``show_run``): a session's state, Start / Pause / Resume / Cancel,
+  progress, current step, times, log and run error, updated live from the robot.
+* :class:`RobotPanel` (``show_robot``): health, protocols and sessions, with delete buttons.
+
+Each panel is an ``ipywidgets.VBox``; its ``text/plain`` form (``repr(panel)``,
+``panel.text()``) is a deterministic description for terminals and nbval.
+
+Stable CSS classes (for browser tests and custom styling)::
+
+    every panel        ot2-panel
+    EquipmentPanel     ot2-equipment-panel; parts ot2-equipment-header, ot2-errors,
+                       ot2-pipettes, ot2-labware-table, ot2-modules-table
+    deck map           ot2-deck (the grid); each cell ot2-deck-slot and ot2-slot-<n>
+                       (a thermocycler's cell: ot2-slot-7, -8, -10, -11 and ot2-thermocycler);
+                       state: ot2-slot-empty, ot2-slot-has-module, ot2-slot-has-labware,
+                       ot2-slot-trash, ot2-slot-custom
+    RunPanel           ot2-run-panel; parts ot2-run-header, ot2-run-controls, ot2-run-state
+                       (badge inside: ot2-badge ot2-state-<state>), ot2-btn-start,
+                       ot2-btn-pause, ot2-btn-resume, ot2-btn-cancel (all: ot2-btn),
+                       ot2-run-progress, ot2-run-progress-text, ot2-run-step, ot2-run-time,
+                       ot2-run-error, ot2-run-message, ot2-run-log
+    RobotPanel         ot2-robot-panel; parts ot2-robot-health, ot2-btn-refresh,
+                       ot2-robot-message, ot2-robot-protocols (rows ot2-protocol-row, button
+                       ot2-btn-delete-protocol), ot2-robot-sessions (rows ot2-session-row,
+                       button ot2-btn-delete-session)
+
+The stylesheet is ``panels.css`` beside this module; it uses JupyterLab's theme variables,
+so the panels follow light and dark themes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ot2_notebook.client.http import Protocol, RobotClient, Session
+from ot2_notebook.client.models import ProtocolData
+from ot2_notebook.widgets.deck import DeckMap, SlotContent, deck_contents, deck_lines
+from ot2_notebook.widgets.equipment import EquipmentPanel
+from ot2_notebook.widgets.errors import ErrorLocation
+from ot2_notebook.widgets.robot import RobotPanel
+from ot2_notebook.widgets.run import BUTTON_COMMANDS, ErrorLocator, RunPanel, enabled_buttons
+
+__all__ = [
+    "BUTTON_COMMANDS",
+    "DeckMap",
+    "EquipmentPanel",
+    "ErrorLocation",
+    "RobotPanel",
+    "RunPanel",
+    "SlotContent",
+    "deck_contents",
+    "deck_lines",
+    "enabled_buttons",
+    "show_equipment",
+    "show_robot",
+    "show_run",
+]
+
+
+def _display(panel: Any) -> None:
+    from IPython.display import display
+
+    display(panel)
+
+
+def show_equipment(
+    protocol: Protocol | ProtocolData,
+    cell_errors: Sequence[ErrorLocation] | None = None,
+    *,
+    display: bool = True,
+) -> EquipmentPanel:
+    """Build an :class:`EquipmentPanel`, display it (unless ``display=False``), return it.
+
+    Magics: display it *before* raising for an analysis error, so the cell shows the panel
+    with the errors placed in their cells, and then fails.
+    """
+    panel = EquipmentPanel(protocol, cell_errors)
+    if display:
+        _display(panel)
+    return panel
+
+
+def show_run(
+    session: Session,
+    *,
+    protocol: Protocol | ProtocolData | None = None,
+    locate_error: ErrorLocator | None = None,
+    display: bool = True,
+    **options: Any,
+) -> RunPanel:
+    """Build a live :class:`RunPanel`, display it (unless ``display=False``), return it.
+
+    A panel built earlier for the same session stops updating (re-running a cell does not
+    pile up watcher threads). To show a final, deterministic state (``--wait``, nbval),
+    call ``panel.wait_for("finished")`` (or the state expected) before the cell ends.
+    ``options`` go to :class:`RunPanel` (``use_feed``, ``log_limit``, ``watcher_options``).
+    """
+    panel = RunPanel(session, protocol=protocol, locate_error=locate_error, **options)
+    if display:
+        _display(panel)
+    return panel
+
+
+def show_robot(robot: RobotClient, *, display: bool = True) -> RobotPanel:
+    """Build a :class:`RobotPanel`, display it (unless ``display=False``), return it."""
+    panel = RobotPanel(robot)
+    if display:
+        _display(panel)
+    return panel

@@ -1,0 +1,217 @@
+"""``EquipmentPanel``: what a protocol needs on the robot, shown after every upload.
+
+Name, author, API level and estimated run time; pipettes by mount; the deck map; labware
+and modules tables; and the analysis errors, placed in the notebook (cell and line) when the
+magics say where the code came from. Nothing here talks to the robot: the panel draws the
+protocol's data as the robot analysed it, so it is cheap and has no threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import ipywidgets as widgets
+
+from ot2_notebook.client.http import Protocol
+from ot2_notebook.client.models import Equipment, ProtocolData
+from ot2_notebook.widgets.base import Panel
+from ot2_notebook.widgets.deck import DeckMap, deck_lines
+from ot2_notebook.widgets.errors import ErrorLocation, describe_error
+from ot2_notebook.widgets.style import esc, format_duration, html_block
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["EquipmentPanel", "error_html", "error_lines"]
+
+MOUNTS = ("left", "right")
+
+
+def _as_data(protocol: Protocol | ProtocolData) -> ProtocolData:
+    if isinstance(protocol, Protocol):
+        return protocol.data
+    if isinstance(protocol, ProtocolData):
+        return protocol
+    raise TypeError(
+        f"EquipmentPanel needs a Protocol (from robot.upload or robot.protocol) or its "
+        f"ProtocolData, not {type(protocol).__name__}."
+    )
+
+
+def error_lines(errors: Sequence[ErrorLocation]) -> list[str]:
+    """Errors as text: ``"error: In [5], line 3: ValueError: ..."`` and the quoted line."""
+    lines = []
+    for error in errors:
+        lines.append(f"error: {error}")
+        if error.source_line is not None and error.source_line.strip():
+            lines.append(f"    {error.source_line.strip()}")
+    return lines
+
+
+def error_html(errors: Sequence[ErrorLocation], title: str = "Error") -> str:
+    """Errors as boxes: where, what, and the offending source line."""
+    boxes = []
+    for error in errors:
+        where = f"<b>{esc(error.where)}</b>: " if error.where else ""
+        source = ""
+        if error.source_line is not None and error.source_line.strip():
+            source = f"<pre>{esc(error.source_line.rstrip())}</pre>"
+        boxes.append(
+            f'<div class="ot2-error-box"><b>{esc(title)}</b> {where}'
+            f"{esc(error.headline)}{source}</div>"
+        )
+    return html_block("".join(boxes))
+
+
+class EquipmentPanel(Panel):
+    """The equipment a protocol needs, with a deck map (see the module doc).
+
+    ``protocol`` is a :class:`~ot2_notebook.client.Protocol` or its
+    :class:`~ot2_notebook.client.ProtocolData`. ``cell_errors`` (or its alias
+    ``error_locations``) places the analysis errors in the notebook; without it the errors
+    are shown with the file and line the robot reports.
+
+    Parts, for code and browser tests: ``header``, ``errors_view`` (class ``ot2-errors``),
+    ``pipettes_view`` (``ot2-pipettes``), ``deck`` (a :class:`DeckMap`, ``ot2-deck``),
+    ``labware_view`` (``ot2-labware-table``), ``modules_view`` (``ot2-modules-table``).
+    """
+
+    css_class = "ot2-equipment-panel"
+
+    def __init__(
+        self,
+        protocol: Protocol | ProtocolData,
+        cell_errors: Sequence[ErrorLocation] | None = None,
+        *,
+        error_locations: Sequence[ErrorLocation] | None = None,
+    ) -> None:
+        super().__init__()
+        self.protocol = _as_data(protocol)
+        if cell_errors is not None and error_locations is not None:
+            raise TypeError("Pass cell_errors or error_locations (the same thing), not both.")
+        located = cell_errors if cell_errors is not None else error_locations
+        #: The errors as shown: placed in cells when known, else in the bundled file.
+        self.errors: tuple[ErrorLocation, ...] = (
+            tuple(describe_error(e) for e in located)
+            if located
+            else tuple(describe_error(e) for e in self.protocol.errors)
+        )
+        equipment = self.protocol.equipment
+        self.header = widgets.HTML(value=self._header_html())
+        self.header.add_class("ot2-equipment-header")
+        self.errors_view = widgets.HTML(value=error_html(self.errors, "Analysis error"))
+        self.errors_view.add_class("ot2-errors")
+        if not self.errors:
+            self.errors_view.layout.display = "none"
+        self.pipettes_view = widgets.HTML(value=self._pipettes_html(equipment))
+        self.pipettes_view.add_class("ot2-pipettes")
+        self.deck = DeckMap(equipment)
+        self.labware_view = widgets.HTML(value=self._table_html("Labware", self.labware_table))
+        self.labware_view.add_class("ot2-labware-table")
+        self.modules_view = widgets.HTML(value=self._table_html("Modules", self.modules_table))
+        self.modules_view.add_class("ot2-modules-table")
+        if not equipment.modules:
+            self.modules_view.layout.display = "none"
+        deck_column = widgets.VBox(
+            [widgets.HTML(value=html_block("Deck", "ot2-section-title")), self.deck],
+            layout=widgets.Layout(flex="1 1 320px", min_width="280px", max_width="540px"),
+        )
+        side_column = widgets.VBox(
+            [self.pipettes_view, self.labware_view, self.modules_view],
+            layout=widgets.Layout(flex="1 1 300px", min_width="260px", margin="0 0 0 12px"),
+        )
+        body = widgets.HBox([deck_column, side_column], layout=widgets.Layout(flex_flow="row wrap"))
+        self._set_body(self.header, self.errors_view, body)
+
+    # -- data ------------------------------------------------------------------------------
+
+    @property
+    def equipment(self) -> Equipment:
+        return self.protocol.equipment
+
+    @property
+    def labware_table(self) -> pandas.DataFrame:
+        """The labware, one row per item, ordered by slot."""
+        frame = self.equipment.labware_dataframe()
+        return frame.sort_values("slot", kind="stable", na_position="last").reset_index(drop=True)
+
+    @property
+    def modules_table(self) -> pandas.DataFrame:
+        """The modules, with their display names, ordered by slot."""
+        frame = self.equipment.modules_dataframe()
+        frame.insert(1, "name", [m.display_name for m in self.equipment.modules])
+        return frame.sort_values("slot", kind="stable", na_position="last").reset_index(drop=True)
+
+    # -- text ------------------------------------------------------------------------------
+
+    def text(self) -> str:
+        data = self.protocol
+        api = f"API {data.api_level}" if data.api_level else "API level unknown"
+        lines = [f"EquipmentPanel: {data.name} ({api})"]
+        files = data.protocol_file or f"{data.id}.py"
+        if data.support_files:
+            files += " + " + ", ".join(data.support_files)
+        lines.append(f"  protocol: {data.id} ({files})")
+        author = data.metadata.get("author")
+        if author:
+            lines.append(f"  author: {author}")
+        if data.estimated_duration is not None:
+            lines.append(f"  estimated run time: {format_duration(data.estimated_duration)}")
+        for mount in MOUNTS:
+            pipette = self.equipment.pipette_on(mount)
+            lines.append(f"  {mount}: {pipette.pipette_name if pipette else 'empty'}")
+        lines += [f"  {line}" for line in deck_lines(self.equipment)]
+        lines += [f"  {line}" for line in error_lines(self.errors)]
+        return "\n".join(lines)
+
+    # -- html ------------------------------------------------------------------------------
+
+    def _header_html(self) -> str:
+        data = self.protocol
+        facts = [f"protocol <code>{esc(data.id)}</code>"]
+        author = data.metadata.get("author")
+        if author:
+            facts.append(f"by {esc(author)}")
+        facts.append(f"API {esc(data.api_level)}" if data.api_level else "API level unknown")
+        if data.estimated_duration is not None:
+            facts.append(f"about {esc(format_duration(data.estimated_duration))} to run")
+        files = [data.protocol_file, *data.support_files]
+        if any(files):
+            facts.append("files: " + ", ".join(f"<code>{esc(f)}</code>" for f in files if f))
+        status = (
+            '<span class="ot2-tag">analysis failed</span>'
+            if self.errors
+            else '<span class="ot2-tag">analysed</span>'
+        )
+        return html_block(
+            f'<div class="ot2-title">{esc(data.name)} {status}</div>'
+            f'<div class="ot2-muted">{" · ".join(facts)}</div>'
+        )
+
+    def _pipettes_html(self, equipment: Equipment) -> str:
+        rows = []
+        for mount in MOUNTS:
+            pipette = equipment.pipette_on(mount)
+            if pipette is None:
+                what = '<span class="ot2-muted">empty</span>'
+            else:
+                what = f"<code>{esc(pipette.pipette_name)}</code>"
+                if pipette.channels:
+                    what += f' <span class="ot2-muted">{pipette.channels}-channel</span>'
+                if pipette.requested_as and pipette.requested_as != pipette.pipette_name:
+                    what += f' <span class="ot2-muted">(asked for {esc(pipette.requested_as)})'
+                    what += "</span>"
+            rows.append(f"<tr><th>{mount}</th><td>{what}</td></tr>")
+        return html_block(
+            '<div class="ot2-section-title">Pipettes</div>'
+            f'<table class="ot2-table">{"".join(rows)}</table>'
+        )
+
+    @staticmethod
+    def _table_html(title: str, frame: pandas.DataFrame) -> str:
+        if frame.empty:
+            table = '<div class="ot2-muted">none</div>'
+        else:
+            table = frame.to_html(index=False, border=0, classes="ot2-table", escape=True)
+        return html_block(f'<div class="ot2-section-title">{esc(title)}</div>{table}')
