@@ -95,12 +95,24 @@ NOT_ACTIVE_47 = {
 }
 MISSING_FIELD_422_47 = {
     "errors": [
-        {"id": "InvalidRequest", "title": "Invalid Request", "detail": "field required",
-         "source": {"pointer": "/data/data"}},
-        {"id": "InvalidRequest", "title": "Invalid Request", "detail": "field required",
-         "source": {"pointer": "/data/data"}},
-        {"id": "InvalidRequest", "title": "Invalid Request", "detail": "field required",
-         "source": {"pointer": "/data/command"}},
+        {
+            "id": "InvalidRequest",
+            "title": "Invalid Request",
+            "detail": "field required",
+            "source": {"pointer": "/data/data"},
+        },
+        {
+            "id": "InvalidRequest",
+            "title": "Invalid Request",
+            "detail": "field required",
+            "source": {"pointer": "/data/data"},
+        },
+        {
+            "id": "InvalidRequest",
+            "title": "Invalid Request",
+            "detail": "field required",
+            "source": {"pointer": "/data/command"},
+        },
     ]
 }
 LEGACY_MISSING_HEADER = {"message": "header.opentrons-version: field required"}
@@ -179,7 +191,11 @@ def test_garbled_resource_exists_detail_is_replaced_when_the_id_is_known() -> No
     error = error_from_response(403, body(EXISTS_47))
     assert isinstance(error, ProtocolExistsError)
     again = ProtocolExistsError(
-        error.status, error.error_id, error.title, error.detail, REQUEST,
+        error.status,
+        error.error_id,
+        error.title,
+        error.detail,
+        REQUEST,
         protocol_id="basic_transfer",
     )
     assert again.detail == "a protocol with id 'basic_transfer' is already on the robot"
@@ -207,8 +223,17 @@ def test_not_found_reads_resource_type_and_id() -> None:
     assert "create_session" in error.hint
     protocol = error_from_response(
         404,
-        body({"errors": [{"id": "UncategorizedError", "title": "Resource Not Found",
-                          "detail": "Resource type 'protocol' with id 'x' was not found"}]}),
+        body(
+            {
+                "errors": [
+                    {
+                        "id": "UncategorizedError",
+                        "title": "Resource Not Found",
+                        "detail": "Resource type 'protocol' with id 'x' was not found",
+                    }
+                ]
+            }
+        ),
     )
     assert "robot.protocols()" in protocol.hint
 

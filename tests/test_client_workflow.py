@@ -170,12 +170,20 @@ def test_custom_labware_from_a_support_file(robot: RobotClient) -> None:
 
 
 def test_replace_uploads_a_new_version_of_the_same_protocol(robot: RobotClient) -> None:
-    first = robot.upload(("cell.py", 'metadata = {"apiLevel": "2.13", "protocolName": "v1"}\n'
-                                     "def run(ctx):\n    ctx.comment('one')\n"))
+    first = robot.upload(
+        (
+            "cell.py",
+            'metadata = {"apiLevel": "2.13", "protocolName": "v1"}\n'
+            "def run(ctx):\n    ctx.comment('one')\n",
+        )
+    )
     assert first.name == "v1"
     second = robot.upload(
-        ("cell.py", 'metadata = {"apiLevel": "2.13", "protocolName": "v2"}\n'
-                    "def run(ctx):\n    ctx.comment('two')\n"),
+        (
+            "cell.py",
+            'metadata = {"apiLevel": "2.13", "protocolName": "v2"}\n'
+            "def run(ctx):\n    ctx.comment('two')\n",
+        ),
         replace=True,
     )
     assert second.name == "v2"
