@@ -56,7 +56,8 @@ class TcpRelay:
     """A real TCP relay in front of the simulator that a test can cut like a network.
 
     ``drop()`` resets every open connection (HTTP and websocket alike); ``hold()`` also
-    refuses new ones until ``release()``.
+    refuses new ones until ``release()``; ``hold(websockets_only=True)`` refuses only the
+    notification feed's connections, so HTTP still gets through.
     """
 
     def __init__(self, target_port: int) -> None:
@@ -66,6 +67,7 @@ class TcpRelay:
         self.port = int(self._listener.getsockname()[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self._held = threading.Event()
+        self._websockets_held = threading.Event()
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
@@ -88,15 +90,29 @@ class TcpRelay:
             if self._held.is_set():
                 self._reset(client)
                 continue
+            self._spawn(self._connect, client)
+
+    def _connect(self, client: socket.socket) -> None:
+        if self._websockets_held.is_set():
+            client.settimeout(5)
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                head = client.recv(1024, socket.MSG_PEEK)
             except OSError:
+                head = b""
+            client.settimeout(None)
+            if b"/notifications/subscribe" in head.split(b"\r\n", 1)[0]:
                 self._reset(client)
-                continue
-            with self._lock:
-                self._sockets.update((client, upstream))
-            self._spawn(self._pump, client, upstream)
-            self._spawn(self._pump, upstream, client)
+                return
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            self._reset(client)
+            return
+        upstream.settimeout(None)
+        with self._lock:
+            self._sockets.update((client, upstream))
+        self._spawn(self._pump, client, upstream)
+        self._spawn(self._pump, upstream, client)
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
@@ -124,12 +140,13 @@ class TcpRelay:
             with contextlib.suppress(OSError):
                 self._reset(sock)
 
-    def hold(self) -> None:
-        self._held.set()
+    def hold(self, *, websockets_only: bool = False) -> None:
+        (self._websockets_held if websockets_only else self._held).set()
         self.drop()
 
     def release(self) -> None:
         self._held.clear()
+        self._websockets_held.clear()
 
     def close(self) -> None:
         self._closed.set()
@@ -533,6 +550,47 @@ def test_changes_while_the_network_is_down_are_reported_once_after(
     ]
     assert isinstance(recorder.errors[0], RobotUnreachableError)
     assert len(recorder.errors) == 1  # once per outage, not once per failed poll
+
+
+def test_after_a_reconnect_the_watcher_resyncs_from_get(
+    slow_sim: SimulatorHandle, relay_factory: Callable[[SimulatorHandle], TcpRelay]
+) -> None:
+    """The feed is down for a moment while the session changes, and no poll happens in that
+    window (polls are 30 s apart here): the change is still reported, right after the
+    feed comes back, because the watcher re-reads the session on reconnect."""
+    relay = relay_factory(slow_sim)
+    recorder = Recorder()
+    with RobotClient(slow_sim.url) as direct, RobotClient(relay.url) as robot:
+        session_id = upload_and_load(direct, PROTOCOLS / "slow_steps.py")
+        session = direct.session(session_id)
+        with recorder.watch(
+            robot, session_id, min_interval=30, max_interval=30, feed_interval=30
+        ) as watcher:
+            session.start()
+            watcher.wait_for("running", 30)
+            wait_until(lambda: watcher.mode == "feed", what="the feed to carry the run")
+            assert watcher.subscriber is not None
+            connects = watcher.subscriber.connect_count
+
+            relay.hold(websockets_only=True)
+            wait_until(lambda: not watcher.subscriber.connected, what="the feed to drop")
+            session.pause()
+            session.wait_for("paused", 10)
+            relay.release()
+            wait_until(lambda: watcher.subscriber.connect_count > connects, what="a reconnect")
+            released = time.monotonic()
+            assert watcher.wait_for("paused", 10) == "paused"
+            assert time.monotonic() - released < 5  # not by the next poll, 30 s away
+            session.resume()
+            watcher.wait_for("finished", 60)
+    assert recorder.changes == [
+        (None, "loaded"),
+        ("loaded", "running"),
+        ("running", "paused"),
+        ("paused", "running"),
+        ("running", "finished"),
+    ]
+    assert recorder.errors == []  # HTTP was never cut
 
 
 # -- end of a session, and shutdown ------------------------------------------------------------
