@@ -1,0 +1,193 @@
+"""What a magic's cell shows: the widgets' panels, and short notes.
+
+The panels (equipment and deck map, live run, robot) come from :mod:`ot2_notebook.widgets`,
+imported here on first use so that loading the extension stays cheap. The notes are small
+rich objects with a deterministic ``text/plain`` form (for terminals and nbval) and an HTML
+form for JupyterLab.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from IPython.display import DisplayHandle
+
+    from ot2_notebook.client import Health, Protocol, ProtocolErrorInfo, RobotClient, Session
+    from ot2_notebook.magics.bundle import BuiltBundle, Change, NotebookBundle
+    from ot2_notebook.magics.errors import CellProblem
+    from ot2_notebook.widgets import EquipmentPanel, ErrorLocation, RobotPanel, RunPanel
+
+__all__ = [
+    "Note",
+    "bundle_lines",
+    "change_note",
+    "error_locations",
+    "health_note",
+    "show",
+    "show_equipment",
+    "show_robot",
+    "show_run",
+]
+
+
+class Note:
+    """A short message shown as a cell output: ``text`` for plain text, ``html`` (escaped
+    text by default) for notebooks."""
+
+    def __init__(self, text: str, html_text: str | None = None, css_class: str = "") -> None:
+        self.text = text
+        self.html = html_text
+        self.css_class = css_class
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text)
+
+    def _repr_html_(self) -> str:
+        body = self.html if self.html is not None else html.escape(self.text)
+        classes = " ".join(c for c in ("ot2-note", self.css_class) if c)
+        return f'<div class="{classes}" style="white-space: pre-wrap">{body}</div>'
+
+
+def show(obj: Any) -> None:
+    """Display ``obj`` as an output of the running cell."""
+    from IPython.display import display
+
+    display(obj)
+
+
+def error_locations(problems: Sequence[CellProblem]) -> list[ErrorLocation]:
+    """The problems as the widgets place errors (cell label, line, quoted line)."""
+    from ot2_notebook.widgets import ErrorLocation
+
+    return [
+        ErrorLocation(
+            label=p.location.label,
+            line=p.location.line,
+            source_line=p.location.text,
+            message=p.message,
+            error_type=p.kind,
+        )
+        for p in problems
+    ]
+
+
+def show_equipment(protocol: Protocol, problems: Sequence[CellProblem] = ()) -> EquipmentPanel:
+    """The equipment panel of an uploaded protocol, with its errors placed in cells."""
+    from ot2_notebook.widgets import show_equipment as _show
+
+    return _show(protocol, error_locations(problems) if problems else None)
+
+
+def show_run(
+    session: Session,
+    protocol: Protocol | None,
+    locate: Callable[[ProtocolErrorInfo], CellProblem] | None,
+) -> tuple[RunPanel, DisplayHandle]:
+    """The live run panel of a session; run errors are placed in cells with ``locate``.
+
+    Returns the panel and its display handle: ``handle.update(panel)`` re-sends the panel's
+    plain-text form once the run has ended, so a saved notebook (papermill, nbclient) keeps
+    the final state rather than the first one.
+    """
+    from IPython.display import display
+
+    from ot2_notebook.widgets import show_run as _show
+
+    locate_error = None
+    if locate is not None:
+
+        def locate_error(info: ProtocolErrorInfo) -> ErrorLocation | None:
+            return error_locations([locate(info)])[0]
+
+    panel = _show(session, protocol=protocol, locate_error=locate_error, display=False)
+    handle = display(panel, display_id=True)
+    return panel, handle
+
+
+def show_robot(robot: RobotClient) -> RobotPanel:
+    """The robot panel: health, protocols and sessions."""
+    from ot2_notebook.widgets import show_robot as _show
+
+    return _show(robot)
+
+
+def health_note(
+    robot: RobotClient, health: Health, sessions_enabled: bool | None, simulator: Any = None
+) -> Note:
+    """What ``%ot2_connect`` shows: which robot, which software, whether sessions work."""
+    name = health.name or "unnamed robot"
+    lines = [f"Connected to {name} at {robot.base_url}"]
+    if simulator is not None:
+        lines[0] += " (simulated robot started by this notebook)"
+    lines.append(
+        f"  robot software {health.api_version or '?'}, firmware {health.fw_version or '?'}, "
+        f"system {health.system_version or '?'}"
+    )
+    if health.minimum_protocol_api_version and health.maximum_protocol_api_version:
+        low = ".".join(map(str, health.minimum_protocol_api_version))
+        high = ".".join(map(str, health.maximum_protocol_api_version))
+        lines.append(f"  protocol API levels {low} to {high}")
+    if sessions_enabled is True:
+        lines.append("  HTTP protocol sessions: enabled")
+    elif sessions_enabled is False:
+        lines.append(
+            "  HTTP protocol sessions: DISABLED. Runs will be refused until you enable them: "
+            "Opentrons App -> robot -> Advanced Settings -> 'Enable Experimental HTTP Protocol "
+            "Sessions' (or robot.set_setting('enableHttpProtocolSessions', True))."
+        )
+    return Note("\n".join(lines), css_class="ot2-connect")
+
+
+def change_note(change: Change, file_name: str, upload_hint: str | None, *, part: bool) -> Note:
+    """One line saying what a cell changed in the bundle, and how to go on."""
+    if part:
+        text = f"{file_name}: part {change.index + 1} of {change.count}"
+    elif file_name.endswith(".py") and change.target == file_name[:-3]:
+        text = f"{file_name}: the whole protocol"
+    else:
+        text = f"Support file {file_name}, sent with every protocol of this notebook"
+    notes = []
+    if change.replaced is not None:
+        notes.append(f"replaces {change.replaced.label}")
+    if change.dropped:
+        notes.append("drops the parts from " + ", ".join(c.label for c in change.dropped))
+    if change.moved_from:
+        notes.append(f"no longer part of {change.moved_from}")
+    if notes:
+        text += " (" + "; ".join(notes) + ")"
+    text += "."
+    if upload_hint:
+        text += " " + upload_hint
+    return Note(text, css_class="ot2-bundle-note")
+
+
+def bundle_lines(bundle: NotebookBundle) -> list[str]:
+    """The notebook's bundle, for ``%ot2_status``: each protocol's parts and the support
+    files, with the cells they came from."""
+    lines = []
+    for name in bundle.names():
+        parts = bundle.parts(name)
+        cells = ", ".join(p.cell.label for p in parts)
+        paths = bundle.support_paths(name)
+        line = f"  {name}.py from {cells}"
+        if paths:
+            line += " + files " + ", ".join(str(p) for p in paths)
+        lines.append(line)
+    for item in bundle.support.values():
+        lines.append(f"  support file {item.filename} from {item.cell.label}")
+    if not lines:
+        return ["This notebook has defined no protocol yet (%%ot2_protocol NAME)."]
+    return ["This notebook's bundle:", *lines]
+
+
+def uploaded_note(built: BuiltBundle, robot: RobotClient) -> Note:
+    return Note(
+        f"Uploaded {built.name} ({', '.join(built.file_names)}) to {robot.base_url}.",
+        css_class="ot2-upload-note",
+    )

@@ -1,0 +1,337 @@
+"""What the magics do on the robot: replace a protocol with a new upload, start a run, wait
+for it, clean up. Everything goes through :class:`~ot2_notebook.RobotClient`; errors come back
+placed in notebook cells (:class:`CellAnalysisError`, :class:`CellRunError`) or explained
+with what is on the robot now (:class:`RobotRequestError`).
+
+Replacing is delete-then-upload (robot software 4.x stores a protocol's files as one unit; a
+``PATCH`` per file would re-analyse after each one and could leave a mix). The local checks
+run before, so a typo never costs the protocol already on the robot; if the upload itself
+fails after the delete, the error says plainly that the protocol is no longer there.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ot2_notebook import session_states as states
+from ot2_notebook.client import (
+    AnalysisError,
+    NotFoundError,
+    Protocol,
+    ProtocolErrorInfo,
+    RobotClient,
+    RobotError,
+    RunCancelledError,
+    RunError,
+    Session,
+    SessionTimeoutError,
+)
+from ot2_notebook.magics.bundle import BuiltBundle
+from ot2_notebook.magics.cellmap import Location
+from ot2_notebook.magics.errors import (
+    CellProblem,
+    OT2MagicError,
+    ProtocolCellError,
+    RobotRequestError,
+)
+
+__all__ = [
+    "CellAnalysisError",
+    "CellRunError",
+    "Created",
+    "cleanup",
+    "error_problems",
+    "replace_protocol",
+    "start_run",
+    "wait_for_run",
+]
+
+_BUSY = (states.RUNNING, states.PAUSED)
+
+
+@dataclass
+class Created:
+    """What this notebook created on one robot (for ``%ot2_cleanup``)."""
+
+    protocols: list[str] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+
+    def add_protocol(self, protocol_id: str) -> None:
+        if protocol_id not in self.protocols:
+            self.protocols.append(protocol_id)
+
+    def add_session(self, session_id: str) -> None:
+        if session_id not in self.sessions:
+            self.sessions.append(session_id)
+
+    def __bool__(self) -> bool:
+        return bool(self.protocols or self.sessions)
+
+
+class CellAnalysisError(ProtocolCellError, AnalysisError):
+    """The robot's analysis of a protocol built from cells found an error; it is placed in
+    the notebook cell and line it came from. Also an :class:`~ot2_notebook.client.AnalysisError`
+    (``protocol`` is the stored :class:`~ot2_notebook.Protocol`)."""
+
+    def __init__(self, protocol: Protocol, problems: Sequence[CellProblem], request: str | None):
+        AnalysisError.__init__(self, protocol, request)
+        name = protocol.id
+        self._set_report(
+            f"Protocol {name!r} failed analysis on the robot.",
+            problems,
+            name,
+            f"Protocol {name!r} is on the robot with this error and cannot run until it is fixed.",
+            "Fix the cell and run it again: the new upload replaces it.",
+        )
+
+
+class CellRunError(ProtocolCellError, RunError):
+    """A session of a protocol built from cells ended in ``error``; the run's error is placed
+    in the notebook cell and line it came from. Also a :class:`~ot2_notebook.client.RunError`."""
+
+    def __init__(
+        self, session: Session, problems: Sequence[CellProblem], run_error: RunError, phase: str
+    ) -> None:
+        RunError.__init__(self, session, run_error.error, run_error.analysis_errors)
+        name = session.protocol_id
+        if problems:
+            headline = f"The {phase} of protocol {name!r} failed (session {session.id})."
+        else:
+            headline = (
+                f"The {phase} of protocol {name!r} failed (session {session.id}): "
+                f"{run_error.detail}."
+            )
+        self._set_report(
+            headline,
+            problems,
+            name,
+            f"The session is in state 'error'; protocol {name!r} is still on the robot.",
+            "Fix the cell, run it again, and start a new run." if problems else run_error.hint,
+        )
+
+
+def _kind(info: ProtocolErrorInfo) -> str:
+    """``ExceptionInProtocolError`` says little: name the Python exception when known."""
+    if info.exception_type and info.type in ("ExceptionInProtocolError", "Error"):
+        return info.exception_type
+    return info.type
+
+
+def tidy_message(text: str) -> str:
+    """A robot's message without the hard line breaks and indentation of its source (opentrons
+    writes some messages as indented triple-quoted strings); blank lines stay paragraphs."""
+    paragraphs = re.split(r"\n\s*\n", text.strip())
+    return "\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
+
+
+def error_problems(
+    built: BuiltBundle | None, errors: Sequence[ProtocolErrorInfo], protocol_file: str
+) -> list[CellProblem]:
+    """The robot's errors placed in the notebook (when ``built`` says where lines came from)."""
+    problems = []
+    for info in errors:
+        if built is not None:
+            location = built.locate(info.file, info.line)
+        else:
+            location = Location(file=info.file or protocol_file, file_line=info.line)
+        problems.append(CellProblem(location, _kind(info), tidy_message(info.description)))
+    return problems
+
+
+def _sessions_of(robot: RobotClient, protocol_id: str, doing: str) -> list[Session]:
+    try:
+        return [s for s in robot.sessions() if s.protocol_id == protocol_id]
+    except RobotError as exc:
+        raise RobotRequestError(doing, exc, "Nothing was changed on the robot.") from exc
+
+
+def _refuse_if_running(sessions: Sequence[Session], name: str, action: str) -> None:
+    busy = [s for s in sessions if s.state in _BUSY]
+    if busy:
+        session = busy[0]
+        raise OT2MagicError(
+            f"Protocol {session.protocol_id!r} is {session.state} on the robot (session "
+            f"{session.id}), so {action} now could disturb a run in progress; nothing was "
+            "changed.\nLet the run finish, or cancel it (Cancel in its run panel, or "
+            f"ot2_notebook.current_robot().session({session.id!r}).cancel()), then run this "
+            "cell again."
+        )
+
+
+def _delete_sessions(robot: RobotClient, sessions: Sequence[Session], doing: str) -> None:
+    for session in sessions:
+        try:
+            robot.delete_session(session.id)
+        except NotFoundError:
+            continue
+        except RobotError as exc:
+            raise RobotRequestError(
+                doing, exc, "The robot still holds the previous protocol; nothing was uploaded."
+            ) from exc
+
+
+def replace_protocol(robot: RobotClient, built: BuiltBundle, created: Created) -> Protocol:
+    """Upload ``built``, replacing a protocol of the same name (and its finished sessions).
+
+    Raises :class:`CellAnalysisError` when the robot's analysis finds errors (the protocol is
+    then stored with them), :class:`RobotRequestError` when the robot refuses, saying what it
+    holds now, and :class:`OT2MagicError` when the protocol is running.
+    """
+    name = built.name
+    doing = f"Uploading protocol {name!r} to {robot.base_url}"
+    stale = _sessions_of(robot, name, doing)
+    _refuse_if_running(stale, name, "replacing it")
+    _delete_sessions(robot, stale, doing)
+    existed = True
+    try:
+        robot.delete_protocol(name)
+    except NotFoundError:
+        existed = False
+    except RobotError as exc:
+        raise RobotRequestError(
+            doing,
+            exc,
+            f"The robot still holds the previous version of {name!r}; nothing was uploaded.",
+        ) from exc
+    protocol_file, support = built.upload_files()
+    try:
+        protocol = robot.upload(protocol_file, support, raise_on_error=False)
+    except RobotError as exc:
+        if existed:
+            state = (
+                f"Protocol {name!r} is no longer on the robot: its previous version was deleted "
+                "to make room for this upload. Run the cell again once the cause is fixed."
+            )
+        else:
+            state = f"Protocol {name!r} is not on the robot."
+        raise RobotRequestError(doing, exc, state) from exc
+    created.add_protocol(protocol.id)
+    if protocol.errors:
+        problems = error_problems(built, protocol.errors, built.protocol.name)
+        raise CellAnalysisError(protocol, problems, f"POST {robot.url_for('/protocols')}")
+    return protocol
+
+
+def start_run(
+    robot: RobotClient, name: str, created: Created, *, on_session: object = None
+) -> Session:
+    """Create a session for protocol ``name`` (deleting this protocol's finished sessions,
+    refusing while any run is in progress on the robot)."""
+    doing = f"Starting a run of protocol {name!r}"
+    try:
+        sessions = robot.sessions()
+    except RobotError as exc:
+        raise RobotRequestError(doing, exc) from exc
+    _refuse_if_running(sessions, name, "starting another run")
+    _delete_sessions(robot, [s for s in sessions if s.protocol_id == name], doing)
+    try:
+        session = robot.create_session(name)
+    except RobotError as exc:
+        raise RobotRequestError(doing, exc, "No session was created.") from exc
+    created.add_session(session.id)
+    return session
+
+
+def _run_error(
+    session: Session, exc: RunError, built: BuiltBundle | None, phase: str
+) -> ProtocolCellError:
+    errors: tuple[ProtocolErrorInfo, ...] = (exc.error,) if exc.error else exc.analysis_errors
+    problems = error_problems(built, errors, f"{session.protocol_id}.py")
+    return CellRunError(session, problems, exc, phase)
+
+
+def load_session(session: Session, built: BuiltBundle | None, timeout: float) -> None:
+    """Wait until the robot has loaded (simulated) the protocol; a failed load is a
+    :class:`CellRunError` placed in the cells."""
+    try:
+        session.wait_for(states.LOADED, timeout=timeout)
+    except RunError as exc:
+        raise _run_error(session, exc, built, "load") from exc
+    except RobotError as exc:
+        raise RobotRequestError(f"Loading protocol {session.protocol_id!r}", exc) from exc
+
+
+def begin(session: Session) -> None:
+    """Send ``protocol.startRun``."""
+    try:
+        session.start()
+    except RobotError as exc:
+        raise RobotRequestError(f"Starting the run of {session.protocol_id!r}", exc) from exc
+
+
+def wait_for_run(session: Session, built: BuiltBundle | None, timeout: float | None) -> Session:
+    """Block until the run ends; ``finished`` returns, anything else raises."""
+    name = session.protocol_id
+    try:
+        return session.wait_for(states.FINISHED, timeout=timeout if timeout else float("inf"))
+    except RunError as exc:
+        raise _run_error(session, exc, built, "run") from exc
+    except RunCancelledError as exc:
+        raise OT2MagicError(
+            f"The run of protocol {name!r} was cancelled (session {session.id} is 'stopped'), "
+            "so it did not finish.\nStart a new run with %ot2_run " + name + " when ready."
+        ) from exc
+    except SessionTimeoutError as exc:
+        raise OT2MagicError(
+            f"The run of protocol {name!r} did not finish within {timeout:g} s: {exc.detail}.\n"
+            "It goes on on the robot: watch it with %ot2_status, or give --wait more time with "
+            "%config OT2Magics.wait_timeout = SECONDS."
+        ) from exc
+    except RobotError as exc:
+        raise RobotRequestError(f"Waiting for the run of {name!r}", exc) from exc
+
+
+@dataclass
+class CleanupReport:
+    """What ``%ot2_cleanup`` deleted."""
+
+    protocols: list[str] = field(default_factory=list)
+    sessions: list[str] = field(default_factory=list)
+
+
+def cleanup(robot: RobotClient, created: Created, everything: bool = False) -> CleanupReport:
+    """Delete this notebook's sessions and protocols from the robot (``everything``: all of
+    them). Sessions go first: deleting one cancels its run."""
+    report = CleanupReport()
+    doing = f"Cleaning up the robot at {robot.base_url}"
+    try:
+        on_robot = robot.sessions()
+        protocols = [p.id for p in robot.protocols()]
+    except RobotError as exc:
+        raise RobotRequestError(doing, exc, "Nothing was deleted.") from exc
+    if everything:
+        session_ids = [s.id for s in on_robot]
+        protocol_ids = protocols
+    else:
+        mine = set(created.protocols)
+        session_ids = list(created.sessions)
+        session_ids += [s.id for s in on_robot if s.protocol_id in mine and s.id not in session_ids]
+        protocol_ids = list(created.protocols)
+    present_sessions = {s.id for s in on_robot}
+    try:
+        for session_id in session_ids:
+            if session_id in present_sessions:
+                try:
+                    robot.delete_session(session_id)
+                    report.sessions.append(session_id)
+                except NotFoundError:
+                    pass
+            if session_id in created.sessions:
+                created.sessions.remove(session_id)
+        for protocol_id in protocol_ids:
+            if protocol_id in protocols:
+                try:
+                    robot.delete_protocol(protocol_id)
+                    report.protocols.append(protocol_id)
+                except NotFoundError:
+                    pass
+            if protocol_id in created.protocols:
+                created.protocols.remove(protocol_id)
+    except RobotError as exc:
+        done = ", ".join(report.protocols) or "no protocol"
+        raise RobotRequestError(
+            doing, exc, f"Deleted so far: {done} and {len(report.sessions)} session(s)."
+        ) from exc
+    return report
