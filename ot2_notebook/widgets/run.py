@@ -92,6 +92,9 @@ class RunPanel(Panel):
     """
 
     css_class = "ot2-run-panel"
+    # Defaults for a panel whose construction failed (ipywidgets closes it on collection).
+    watcher: SessionWatcher | None = None
+    renderer: Renderer | None = None
 
     def __init__(
         self,
