@@ -193,6 +193,15 @@ class NotebookBundle:
     #: cell key -> ("protocol" | "support", name): what each cell contributes now
     _owner: dict[str, tuple[str, str]] = field(default_factory=dict)
 
+    def copy(self) -> NotebookBundle:
+        """An independent copy: a cell's change is tried on a copy and kept only if the
+        cell's checks pass, so a failing cell leaves the bundle as it was."""
+        return NotebookBundle(
+            {name: list(parts) for name, parts in self.protocols.items()},
+            dict(self.support),
+            dict(self._owner),
+        )
+
     # -- cells ---------------------------------------------------------------------------
 
     def set_protocol(

@@ -172,8 +172,6 @@ class Location:
                 notes[-1] += f", line {self.file_line}"
             return f"{head} ({'; '.join(notes)})"
         name = self.path or self.file
-        if self.path and self.path != self.file:
-            name = f"{self.path} (support file {self.file})"
         if self.file_line is not None:
             return f"{name}, line {self.file_line}"
         return name

@@ -52,6 +52,10 @@ __all__ = ["OT2Magics"]
 log = logging.getLogger("ot2_notebook.magics")
 
 
+#: What a cell that fails its checks changed: nothing.
+_UNCHANGED = "The notebook's bundle and the robot were not changed."
+
+
 @dataclass(frozen=True)
 class _Uploaded:
     """The last upload of a protocol: where to, what exactly (to map later run errors)."""
@@ -254,7 +258,9 @@ class OT2Magics(Magics):
             )
         return located
 
-    def _check(self, built: BuiltBundle, advice: str) -> None:
+    def _check(
+        self, built: BuiltBundle, advice: str, state: str = "The robot was not changed."
+    ) -> None:
         """Raise :class:`BundleCheckError` for anything the local checks find."""
         problems = check_bundle(built)
         if not problems:
@@ -265,7 +271,7 @@ class OT2Magics(Magics):
             "uploaded.",
             self._located(built, problems),
             protocol=built.name,
-            robot_state="The robot was not changed.",
+            robot_state=state,
             advice=advice,
         )
 
@@ -286,8 +292,8 @@ class OT2Magics(Magics):
                 f"This part of protocol {built.name!r} has an error.",
                 mine,
                 protocol=built.name,
-                robot_state="The robot was not changed.",
-                advice="Fix the cell and run it again (it replaces its earlier run).",
+                robot_state=_UNCHANGED,
+                advice="Fix the cell and run it again.",
             )
 
     def _remember_panel(self, panel: Any) -> Any:
@@ -498,7 +504,6 @@ class OT2Magics(Magics):
             raise UsageError(f"%%ot2_support: {problem}.")
         header = f"%%ot2_support {line.strip()}"
         ref = self.cells.cell_ref(header, cell, f"support:{filename}")
-        change = self.bundle.set_support(filename, ref, cell)
         from ot2_notebook.magics.bundle import BundledFile
         from ot2_notebook.magics.cellmap import join_cells
 
@@ -515,9 +520,10 @@ class OT2Magics(Magics):
                 f"Support file {filename!r} has an error.",
                 located,
                 protocol=clash[0] if clash else "",
-                robot_state="The robot was not changed.",
+                robot_state=_UNCHANGED,
                 advice="Fix the cell and run it again.",
             )
+        change = self.bundle.set_support(filename, ref, cell)
         hint = None
         if clash:
             hint = (
@@ -577,23 +583,26 @@ class OT2Magics(Magics):
             )
         paths = self._support_paths(args.support)
         header = f"%%ot2_protocol {line.strip()}"
+        # The cell's change is tried on a copy of the bundle, kept only if its checks pass.
+        trial = self.bundle.copy()
         if args.part:
             ref = self.cells.cell_ref(header, cell, text_key("part", name, cell))
-            change = self.bundle.add_part(name, ref, cell, paths)
+            change = trial.add_part(name, ref, cell, paths)
         else:
             ref = self.cells.cell_ref(header, cell, f"protocol:{name}")
-            change = self.bundle.set_protocol(name, ref, cell, paths)
+            change = trial.set_protocol(name, ref, cell, paths)
         upload = args.run or not (args.part or args.no_upload)
-        built = self.bundle.build(name)
+        built = trial.build(name)
+        advice = "Fix the cell and run it again."
+        if upload or not args.part:
+            self._check(built, advice, _UNCHANGED)
+        else:
+            self._check_cell(built, ref.key, change.index == change.count - 1)
+        self.bundle = trial
         if not upload:
-            if args.part:
-                self._check_cell(built, ref.key, change.index == change.count - 1)
-            else:
-                self._check(built, "Fix the cell and run it again.")
             hint = f"Upload with %ot2_upload {name}, or run with %ot2_run {name}."
             display.show(display.change_note(change, f"{name}.py", hint, part=args.part))
             return
-        self._check(built, "Fix the cell and run it again; the robot keeps its current version.")
         robot = self._robot()
         protocol = self._upload(robot, built)
         if args.run:
