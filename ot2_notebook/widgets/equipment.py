@@ -107,9 +107,18 @@ class EquipmentPanel(Panel):
         self.pipettes_view = widgets.HTML(value=self._pipettes_html(equipment))
         self.pipettes_view.add_class("ot2-pipettes")
         self.deck = DeckMap(equipment)
-        self.labware_view = widgets.HTML(value=self._table_html("Labware", self.labware_table))
+        labware = self.labware_table
+        labware["label"] = [
+            f"{label} (custom)" if custom else label
+            for label, custom in zip(labware["label"], labware["custom"], strict=True)
+        ]
+        self.labware_view = widgets.HTML(
+            value=self._table_html("Labware", labware.drop(columns=["custom"]))
+        )
         self.labware_view.add_class("ot2-labware-table")
-        self.modules_view = widgets.HTML(value=self._table_html("Modules", self.modules_table))
+        self.modules_view = widgets.HTML(
+            value=self._table_html("Modules", self.modules_table.drop(columns=["type"]))
+        )
         self.modules_view.add_class("ot2-modules-table")
         if not equipment.modules:
             self.modules_view.layout.display = "none"
@@ -119,7 +128,9 @@ class EquipmentPanel(Panel):
         )
         side_column = widgets.VBox(
             [self.pipettes_view, self.labware_view, self.modules_view],
-            layout=widgets.Layout(flex="1 1 300px", min_width="260px", margin="0 0 0 12px"),
+            layout=widgets.Layout(
+                flex="1 1 300px", min_width="260px", margin="0 0 0 12px", overflow="hidden"
+            ),
         )
         body = widgets.HBox([deck_column, side_column], layout=widgets.Layout(flex_flow="row wrap"))
         self._set_body(self.header, self.errors_view, body)
@@ -180,9 +191,9 @@ class EquipmentPanel(Panel):
         if any(files):
             facts.append("files: " + ", ".join(f"<code>{esc(f)}</code>" for f in files if f))
         status = (
-            '<span class="ot2-tag">analysis failed</span>'
+            '<span class="ot2-tag ot2-tag-error">analysis failed</span>'
             if self.errors
-            else '<span class="ot2-tag">analysed</span>'
+            else '<span class="ot2-tag ot2-tag-ok">analysed</span>'
         )
         return html_block(
             f'<div class="ot2-title">{esc(data.name)} {status}</div>'

@@ -381,6 +381,8 @@ class RunPanel(Panel):
         if not tracker.run_active:
             return f"ran for {format_duration(elapsed)}"
         text = f"elapsed {format_duration(elapsed)}"
+        if tracker.state == states.PAUSED:
+            text += " (paused)"
         remaining = tracker.remaining()
         if remaining is not None:
             text += f" · about {format_duration(remaining)} left"
