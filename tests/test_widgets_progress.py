@@ -196,3 +196,16 @@ def test_log_keeps_the_newest_lines() -> None:
     assert [e.text for e in tracker.log] == [f"step {n}" for n in range(16, 21)]
     with pytest.raises(ValueError, match="at least 1"):
         RunTracker(log_limit=0)
+
+
+def test_a_new_run_is_seen_even_when_polling_missed_the_end_of_the_last() -> None:
+    # A poll that folds running -> finished -> running reports no state change at all:
+    # only the step count starting over tells that a new run began.
+    tracker = RunTracker(clock=Clock())
+    tracker.load_snapshot(snapshot("loaded", LOAD))
+    tracker.on_state("loaded", "running", None)
+    tracker.on_step(step("4", 1))
+    tracker.on_step(step("5", 2))
+    tracker.on_step(step("10", 1, text="next run"))
+    assert (tracker.runs, tracker.index, tracker.current) == (2, 1, "next run")
+    assert tracker.run_active

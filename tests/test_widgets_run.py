@@ -417,6 +417,21 @@ def test_a_newer_panel_retires_the_older_one(robot: RobotClient, panels: list[Ru
     wait_until(lambda: new.threads == [], message=lambda: f"threads left: {new.threads}")
 
 
+def test_a_loaded_session_panel_steps_aside_for_a_newer_session(
+    robot: RobotClient, panels: list[RunPanel]
+) -> None:
+    old = RunPanel(loaded_session(robot, "moves.py"))
+    panels.append(old)
+    old.wait_for("loaded", 30)
+    newer = RunPanel(robot.create_session("moves"))
+    panels.append(newer)
+    assert old.retired and not newer.retired
+    wait_until(lambda: old.threads == [], message=lambda: f"threads left: {old.threads}")
+    assert old.enabled_buttons() == frozenset()
+    old.buttons["start"].click()  # a click that was already on its way
+    assert "is not available here" in old.message_view.value
+
+
 def test_close_joins_every_thread(robot: RobotClient) -> None:
     before = {t.ident for t in threading.enumerate()}
     session = loaded_session(robot, "moves.py")

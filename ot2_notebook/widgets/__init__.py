@@ -28,6 +28,14 @@ Stable CSS classes (for browser tests and custom styling)::
                        ot2-btn-delete-protocol), ot2-robot-sessions (rows ot2-session-row,
                        button ot2-btn-delete-session)
 
+For the magics: ``show_equipment``, ``show_run`` and ``show_robot`` build a panel, display
+it (``display=False`` to only build it) and return it. Do not also return a displayed panel
+as a cell's value (it would be shown twice). A :class:`RunPanel` draws from its own threads:
+call ``panel.wait_for(state)`` before relying on its text (nbval, papermill), and
+``panel.close()`` (or a newer panel for the same session) stops its threads.
+:class:`ErrorLocation` ``(label, line, source_line, message, error_type=None)`` places an
+error in a cell: ``"In [5], line 3: ValueError: ..."``, the quoted line below.
+
 The stylesheet is ``panels.css`` beside this module; it uses JupyterLab's theme variables,
 so the panels follow light and dark themes.
 """

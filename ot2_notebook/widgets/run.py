@@ -461,7 +461,9 @@ class RunPanel(Panel):
         if self.session.client.base_url != newer.session.client.base_url:
             return
         with self._lock:
-            over = self.tracker.state in states.RUN_ENDED_STATES and not self.tracker.run_active
+            # A session that is not running can take no command once a newer one exists.
+            idle = self.tracker.state not in (states.RUNNING, states.PAUSED)
+            over = idle and not self.tracker.run_active
         if self.session.id == newer.session.id:
             reason = "A newer panel follows this session"
         elif over:
