@@ -347,6 +347,25 @@ def test_a_deleted_session_disables_everything(robot: RobotClient, panels: list[
     wait_until(lambda: panel.threads == [], message=lambda: f"threads left: {panel.threads}")
 
 
+def test_losing_the_robot_is_shown_and_close_still_returns(
+    start_sim: Callable[..., SimulatorHandle],
+) -> None:
+    handle = start_sim(max_protocols=1)
+    with RobotClient(handle.url) as robot:
+        panel = RunPanel(loaded_session(robot, "moves.py"))
+        panel.wait_for("loaded", 30)
+        handle.stop()
+        wait_until(
+            lambda: "Lost contact with the robot" in panel.message_view.value,
+            message=lambda: f"no sign of the lost robot: {panel.message_view.value!r}",
+        )
+        assert "ot2-error-box" in panel.message_view.value
+        assert panel.enabled_buttons() == {"start"}  # the last state known, still shown
+        threads = panel.threads
+        panel.close()
+        assert all(not t.is_alive() for t in threads)
+
+
 # -- threads, updates and text --------------------------------------------------------------------
 
 

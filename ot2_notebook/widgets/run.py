@@ -263,7 +263,10 @@ class RunPanel(Panel):
                 self.tracker.on_gone()
                 self._set_message("error", "The session was deleted on the robot.")
             else:
-                self._set_message("error", f"Lost contact with the robot (still trying): {exc}")
+                # transient: the next state change or step (news from the robot) clears it
+                self._set_message(
+                    "error", f"Lost contact with the robot (still trying): {exc}", transient=True
+                )
                 self.tracker.note(f"robot unreachable: {exc.title}", "error")
             self._after_update()
 
