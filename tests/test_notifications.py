@@ -241,12 +241,14 @@ def our_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if t.name.startswith("ot2-")}
 
 
-def tcp_connections_to(port: int) -> list[Any]:
-    return [
-        c
+def tcp_connections_to(port: int) -> set[int]:
+    """Local ports of this process's open TCP connections to ``port``. Compared as sets:
+    other tests' idle keep-alive connections may close meanwhile, never open."""
+    return {
+        c.laddr.port
         for c in psutil.Process().net_connections(kind="tcp")
         if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED
-    ]
+    }
 
 
 # -- the subscriber --------------------------------------------------------------------------
@@ -310,16 +312,16 @@ def test_a_subscription_needs_a_topic(robot_url: str) -> None:
 
 def test_close_leaves_no_thread_and_no_socket(sim: SimulatorHandle) -> None:
     threads_before = threading.active_count()
-    sockets_before = len(tcp_connections_to(sim.port))
+    sockets_before = tcp_connections_to(sim.port)
     feed = NotificationSubscriber(sim.url, ["session_events"])
     assert feed.wait_connected(10)
-    assert len(tcp_connections_to(sim.port)) == sockets_before + 1
+    assert len(tcp_connections_to(sim.port) - sockets_before) == 1
     started = time.monotonic()
     assert feed.close() is True
     assert time.monotonic() - started < 2  # an idle socket is aborted, not waited out
     assert feed.thread is not None and not feed.thread.is_alive()
     assert threading.active_count() == threads_before
-    assert len(tcp_connections_to(sim.port)) == sockets_before
+    assert tcp_connections_to(sim.port) - sockets_before == set()
     assert not feed.connected
 
 
@@ -618,23 +620,20 @@ def test_watcher_close_leaves_no_thread_and_no_socket(
     with RobotClient(sim.url) as robot:
         session_id = upload_and_load(robot, DILUTION, DILUTION_SUPPORT)
     threads_before = threading.active_count()
-    sockets_before = len(tcp_connections_to(sim.port))
+    sockets_before = tcp_connections_to(sim.port)
     robot = RobotClient(sim.url)
     watcher = SessionWatcher(robot, session_id)
     watcher.wait_for("loaded", 30)
     assert watcher.subscriber is not None and watcher.subscriber.wait_connected(10)
     assert len(our_threads()) == 2  # the watcher and its feed
+    assert len(tcp_connections_to(sim.port) - sockets_before) == 2  # the feed, and HTTP
     started = time.monotonic()
     assert watcher.close() is True
     robot.close()
     assert time.monotonic() - started < 3
     assert our_threads() == set()
     assert threading.active_count() == threads_before
-    wait_until(
-        lambda: len(tcp_connections_to(sim.port)) == sockets_before,
-        timeout=5,
-        what="sockets to close",
-    )
+    assert tcp_connections_to(sim.port) - sockets_before == set()
     assert watcher.close() is True  # idempotent
 
 
