@@ -79,9 +79,7 @@ def test_a_single_part_file_is_exactly_the_cell_body() -> None:
 
 
 def test_a_line_past_the_end_belongs_to_the_last_nonempty_part() -> None:
-    _, cellmap = join_cells(
-        [(cell("a"), "x = 1\ny = 2\n"), (cell("b"), ""), (cell("c"), "z(\n")]
-    )
+    _, cellmap = join_cells([(cell("a"), "x = 1\ny = 2\n"), (cell("b"), ""), (cell("c"), "z(\n")])
     assert cellmap.locate(4) == (2, cell("c"), 1)
     assert cellmap.locate(0) is None
 
@@ -176,6 +174,16 @@ def test_a_syntax_error_in_the_third_part_names_that_cell_and_line() -> None:
     assert location.cell_line == 3  # the %% line is line 1 of the cell
     assert location.text == "    ctx.comment('a' 'b' x)"
     assert location.where() == "In [6], line 3 (part 3 of 3 of demo.py, line 5)"
+
+
+def test_an_error_without_a_line_names_every_cell_of_the_file() -> None:
+    bundle = NotebookBundle()
+    bundle.add_part("demo", cell("a", 3), "x = 1\n")
+    bundle.add_part("demo", cell("b", 5), "y = 2\n")
+    built = bundle.build("demo")
+    assert built.locate(None, None).where() == "demo.py (from In [3], In [5])"
+    bundle.set_protocol("demo", cell("c", 8), "z = 3\n")
+    assert bundle.build("demo").locate("demo.py", None).where() == "In [8] (demo.py)"
 
 
 def test_json_errors_are_placed_in_the_support_cell() -> None:

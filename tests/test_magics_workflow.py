@@ -11,6 +11,7 @@ module cell, a JSON configuration cell, and protocol cells.
 from __future__ import annotations
 
 import textwrap
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -473,6 +474,30 @@ def test_run_returns_while_the_run_goes_on_and_a_running_protocol_is_not_replace
 
     notebook.ok("%ot2_cleanup")
     assert protocols_on(api) == {} and sessions_on(api) == []
+
+
+def test_wait_fails_the_cell_when_the_run_is_cancelled_elsewhere(
+    notebook: Notebook, api: Api
+) -> None:
+    """A scripted notebook waits; someone cancels the run (from the Opentrons App, say)."""
+
+    def cancel_when_paused() -> None:
+        session = wait_until(
+            lambda: next(
+                (s for s in sessions_on(api) if s["details"]["currentState"] == "paused"), None
+            )
+        )
+        reply = api.command(session["id"], "protocol.cancel")
+        assert reply.status_code == 200, reply.text
+
+    canceller = threading.Thread(target=cancel_when_paused)
+    canceller.start()
+    ran = notebook.run(PAUSING_CELL.format(flags="--run --wait"))
+    canceller.join(timeout=60)
+    assert type(ran.error) is OT2MagicError
+    assert "The run of protocol 'hold' was cancelled" in str(ran.error)
+    assert "%ot2_run hold" in str(ran.error)
+    assert_no_traceback(ran)
 
 
 def test_cleanup_deletes_what_the_notebook_created_and_nothing_else(

@@ -123,6 +123,7 @@ class BundledFile:
             text=quoted,
             path=str(self.path) if self.path is not None else None,
             role=self.role,
+            cells=self.cells(),
         )
 
     def cells(self) -> tuple[CellRef, ...]:

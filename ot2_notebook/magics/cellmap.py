@@ -142,6 +142,8 @@ class Location:
     path: str | None = None
     part: tuple[int, int] | None = None
     role: str = "protocol"
+    #: The cells the whole file came from, when the error has no line to pick one.
+    cells: tuple[CellRef, ...] = ()
 
     @property
     def label(self) -> str:
@@ -174,4 +176,6 @@ class Location:
         name = self.path or self.file
         if self.file_line is not None:
             return f"{name}, line {self.file_line}"
+        if self.cells:
+            return f"{name} (from {', '.join(c.label for c in self.cells)})"
         return name

@@ -196,6 +196,17 @@ class OT2Magics(Magics):
                 "OT2Magics.robot_url = 'http://ROBOT_IP:31950')."
             ) from exc
 
+    @staticmethod
+    def _current_url() -> str:
+        """The URL of the kernel's current robot, or ``""``."""
+        from ot2_notebook.client import current_robot
+        from ot2_notebook.client.errors import NoCurrentRobotError
+
+        try:
+            return current_robot().base_url
+        except NoCurrentRobotError:
+            return ""
+
     def _created_on(self, robot: RobotClient) -> Created:
         from ot2_notebook.magics.robotops import Created
 
@@ -237,14 +248,14 @@ class OT2Magics(Magics):
             path = Path(value).expanduser()
             if not path.exists():
                 raise UsageError(
-                    f"%%ot2_protocol --support: no such file {value!r} (relative paths start "
-                    f"from the kernel's working directory, {Path.cwd()})."
+                    f"%%ot2_protocol: no such file {value!r} for --support (relative paths "
+                    f"start from the kernel's working directory, {Path.cwd()})."
                 )
             if not path.is_file():
-                raise UsageError(f"%%ot2_protocol --support: {value!r} is not a file.")
+                raise UsageError(f"%%ot2_protocol: --support {value!r} is not a file.")
             problem = check_file_name(path.name, "support file")
             if problem:
-                raise UsageError(f"%%ot2_protocol --support: {problem}.")
+                raise UsageError(f"%%ot2_protocol: --support {value!r}: {problem}.")
             paths.append(path)
         return paths
 
@@ -432,6 +443,8 @@ class OT2Magics(Magics):
                 raise UsageError(f"%ot2_connect: {exc}") from None
         elif self.robot_url:
             url = self.robot_url
+        elif self._current_url():
+            url = self._current_url()
         else:
             raise UsageError(
                 "%ot2_connect: which robot? Give its URL (%ot2_connect http://ROBOT_IP:31950) "
