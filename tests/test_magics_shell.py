@@ -269,6 +269,37 @@ def test_connect_simulate_starts_reuses_and_unload_stops_it(bare: Notebook) -> N
     wait_until(lambda: not any(t.is_alive() for t in panel_threads), timeout=20)
 
 
+EXIT_SCRIPT = r"""
+from IPython.testing.globalipapp import get_ipython
+ip = get_ipython()
+assert ip.run_cell("%load_ext ot2_notebook").success
+assert ip.run_cell("%ot2_connect --simulate").success
+from ot2_notebook.magics import _loaded
+print(_loaded[id(ip)]._simulator.pid, flush=True)
+"""
+
+
+def test_the_simulator_stops_when_the_kernel_exits() -> None:
+    import psutil
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    pid = int(done.stdout.strip().splitlines()[-1])
+    wait_until(
+        lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie",
+        timeout=20,
+        message=f"the simulated robot (pid {pid}) outlived its kernel",
+    )
+
+
 # -- import hygiene -------------------------------------------------------------------------------
 
 HYGIENE_SCRIPT = r"""

@@ -476,6 +476,23 @@ def test_run_returns_while_the_run_goes_on_and_a_running_protocol_is_not_replace
     assert protocols_on(api) == {} and sessions_on(api) == []
 
 
+def test_a_run_is_not_started_while_another_one_is_in_progress(
+    notebook: Notebook, api: Api
+) -> None:
+    notebook.ok(PAUSING_CELL.format(flags="--run"))
+    wait_until(lambda: sessions_on(api)[0]["details"]["currentState"] == "paused")
+    notebook.ok(HELPER_CELL)
+    notebook.ok(CONFIG_CELL)
+    ran = notebook.run(PROTOCOL_CELL.format(flags="--run"))
+    assert type(ran.error) is OT2MagicError
+    report = str(ran.error)
+    assert report.startswith("Protocol 'hold' is paused on the robot (session ")
+    assert "protocol 'normalise' is on the robot but was not started." in report
+    assert_no_traceback(ran)
+    assert set(protocols_on(api)) == {"hold", "normalise"}
+    assert [s["details"]["protocolId"] for s in sessions_on(api)] == ["hold"]
+
+
 def test_wait_fails_the_cell_when_the_run_is_cancelled_elsewhere(
     notebook: Notebook, api: Api
 ) -> None:

@@ -245,7 +245,7 @@ class OT2Magics(Magics):
     def _support_paths(self, values: list[str]) -> list[Path]:
         paths: list[Path] = []
         for value in values:
-            path = Path(value).expanduser()
+            path = Path(value).expanduser().absolute()
             if not path.exists():
                 raise UsageError(
                     f"%%ot2_protocol: no such file {value!r} for --support (relative paths "
@@ -355,13 +355,17 @@ class OT2Magics(Magics):
         built: BuiltBundle | None,
         protocol: Protocol | None,
         wait: bool,
+        *,
+        uploaded_now: bool = False,
     ) -> Session:
         """Create a session, show the run panel, start the run once loaded; with ``wait``,
         block until it ends (raising unless it finished)."""
         from ot2_notebook.client import Session
         from ot2_notebook.magics import robotops
 
-        session = robotops.start_run(robot, name, self._created_on(robot))
+        session = robotops.start_run(
+            robot, name, self._created_on(robot), uploaded_now=uploaded_now
+        )
         locate = self._locator(built, name)
         panel, handle = display.show_run(session, protocol, locate)
         self._remember_panel(panel)
@@ -619,7 +623,7 @@ class OT2Magics(Magics):
         robot = self._robot()
         protocol = self._upload(robot, built)
         if args.run:
-            self._run(robot, name, built, protocol, args.wait)
+            self._run(robot, name, built, protocol, args.wait, uploaded_now=True)
 
     @magic_arguments()
     @argument("name", help="A protocol of this notebook (%%%%ot2_protocol NAME ...).")
@@ -664,6 +668,7 @@ class OT2Magics(Magics):
         robot = self._robot()
         built: BuiltBundle | None = None
         protocol: Protocol | None = None
+        uploaded_now = False
         if name in self.bundle:
             built = self.bundle.build(name)
             last = self._uploaded.get(name)
@@ -677,6 +682,7 @@ class OT2Magics(Magics):
             if protocol is None or protocol.errors:
                 self._check(built, f"Fix the cells and run them again, then %ot2_run {name}.")
                 protocol = self._upload(robot, built)
+                uploaded_now = True
         else:
             protocol = self._fetch(robot, name)
             if protocol is None:
@@ -685,7 +691,7 @@ class OT2Magics(Magics):
                     f"%ot2_run: no protocol {name!r} in this notebook (protocols: {known}) or "
                     f"on the robot at {robot.base_url}."
                 )
-        self._run(robot, name, built, protocol, args.wait)
+        self._run(robot, name, built, protocol, args.wait, uploaded_now=uploaded_now)
 
     def _fetch(self, robot: RobotClient, name: str) -> Protocol | None:
         from ot2_notebook.client import NotFoundError

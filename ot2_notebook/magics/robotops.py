@@ -147,14 +147,16 @@ def _sessions_of(robot: RobotClient, protocol_id: str, doing: str) -> list[Sessi
         raise RobotRequestError(doing, exc, "Nothing was changed on the robot.") from exc
 
 
-def _refuse_if_running(sessions: Sequence[Session], name: str, action: str) -> None:
+def _refuse_if_running(sessions: Sequence[Session], action: str, outcome: str) -> None:
+    """Refuse ``action`` while a run is in progress: the robot does one run at a time, and
+    replacing a protocol under its own run would pull the files from under it."""
     busy = [s for s in sessions if s.state in _BUSY]
     if busy:
         session = busy[0]
         raise OT2MagicError(
             f"Protocol {session.protocol_id!r} is {session.state} on the robot (session "
-            f"{session.id}), so {action} now could disturb a run in progress; nothing was "
-            "changed.\nLet the run finish, or cancel it (Cancel in its run panel, or "
+            f"{session.id}), so {action} now would disturb a run in progress; {outcome}\n"
+            "Let the run finish, or cancel it (Cancel in its run panel, or "
             f"ot2_notebook.current_robot().session({session.id!r}).cancel()), then run this "
             "cell again."
         )
@@ -182,7 +184,7 @@ def replace_protocol(robot: RobotClient, built: BuiltBundle, created: Created) -
     name = built.name
     doing = f"Uploading protocol {name!r} to {robot.base_url}"
     stale = _sessions_of(robot, name, doing)
-    _refuse_if_running(stale, name, "replacing it")
+    _refuse_if_running(stale, "replacing it", "nothing was changed.")
     _delete_sessions(robot, stale, doing)
     existed = True
     try:
@@ -215,7 +217,7 @@ def replace_protocol(robot: RobotClient, built: BuiltBundle, created: Created) -
 
 
 def start_run(
-    robot: RobotClient, name: str, created: Created, *, on_session: object = None
+    robot: RobotClient, name: str, created: Created, *, uploaded_now: bool = False
 ) -> Session:
     """Create a session for protocol ``name`` (deleting this protocol's finished sessions,
     refusing while any run is in progress on the robot)."""
@@ -224,7 +226,12 @@ def start_run(
         sessions = robot.sessions()
     except RobotError as exc:
         raise RobotRequestError(doing, exc) from exc
-    _refuse_if_running(sessions, name, "starting another run")
+    uploaded = (
+        f"protocol {name!r} is on the robot but was not started."
+        if uploaded_now
+        else ("no run was started.")
+    )
+    _refuse_if_running(sessions, "starting another run", uploaded)
     _delete_sessions(robot, [s for s in sessions if s.protocol_id == name], doing)
     try:
         session = robot.create_session(name)
