@@ -177,7 +177,9 @@ def test_helper_and_config_cells_with_a_protocol_cell_run_to_finished(
     notebook.ok(CONFIG_CELL)
     ran = notebook.ok(PROTOCOL_CELL.format(flags="--run --wait"))
     assert "EquipmentPanel: Normalise samples" in ran.shown
-    assert "state: finished" in ran.shown  # the run panel, re-sent once the run ended
+    panels = [o.data["text/plain"] for o in ran.captured.outputs if "RunPanel" in str(o.data)]
+    assert "state: loaded" in panels[0]  # shown once loaded: the same first view every time
+    assert "state: finished" in panels[-1]  # re-sent once the run ended
 
     stored = protocols_on(api)["normalise"]
     assert stored["protocolFile"]["basename"] == "normalise.py"

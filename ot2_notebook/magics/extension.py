@@ -358,8 +358,12 @@ class OT2Magics(Magics):
         *,
         uploaded_now: bool = False,
     ) -> Session:
-        """Create a session, show the run panel, start the run once loaded; with ``wait``,
-        block until it ends (raising unless it finished)."""
+        """Create a session, wait until the robot has loaded it, show the run panel, start
+        the run; with ``wait``, block until it ends (raising unless it finished).
+
+        The panel is shown once the session is ``loaded`` (loading is the robot simulating the
+        protocol: brief), so the first view a saved notebook records is always the same.
+        """
         from ot2_notebook.client import Session
         from ot2_notebook.magics import robotops
 
@@ -367,13 +371,15 @@ class OT2Magics(Magics):
             robot, name, self._created_on(robot), uploaded_now=uploaded_now
         )
         locate = self._locator(built, name)
-        panel, handle = display.show_run(session, protocol, locate)
-        self._remember_panel(panel)
-        # A separate handle for this thread; the panel's threads refresh their own.
+        # The panel's threads refresh their own handle; this one is for this thread.
         runner = Session(robot, session.data)
-        load_timeout = self.analysis_timeout + 60.0
+        panel = handle = None
         try:
-            robotops.load_session(runner, built, load_timeout)
+            try:
+                robotops.load_session(runner, built, self.analysis_timeout + 60.0)
+            finally:
+                panel, handle = display.show_run(session, protocol, locate)
+                self._remember_panel(panel)
             robotops.begin(runner)
             if not wait:
                 return runner
@@ -385,7 +391,8 @@ class OT2Magics(Magics):
                 "%ot2_status."
             ) from None
         except OT2MagicError:
-            self._settle(panel, handle, ("error", "stopped", "finished", "deleted"))
+            if panel is not None:
+                self._settle(panel, handle, ("error", "stopped", "finished", "deleted"))
             raise
         self._settle(panel, handle, ("finished",))
         return runner
