@@ -14,6 +14,7 @@ import websocket
 
 from ot2_notebook.simulator import SimulatorHandle, start
 from tests.conftest import Api, wait_until
+from tests.test_sim_bad_input import assert_command_rules
 
 
 class Feed:
@@ -108,6 +109,7 @@ def test_pause_stops_steps_until_resume_then_cancel(paced_api: Api, paced: Simul
         with pytest.raises(queue.Empty):
             feed.next(timeout=2.5)
         assert len(api.session(session_id)["details"]["events"]) == count
+        assert_command_rules(api, session_id, "paused")
         assert api.command(session_id, "protocol.resume").status_code == 200
         api.wait_for_state(session_id, "running", timeout=5)
         wait_until(
