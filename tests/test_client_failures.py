@@ -171,6 +171,20 @@ def test_upload_limit_names_the_protocol_in_the_way(
         assert robot.upload(DILUTION, support=DILUTION_SUPPORT).id == "serial_dilution"
 
 
+def test_replace_that_fails_says_the_robot_holds_neither(
+    start_sim: Callable[..., SimulatorHandle],
+) -> None:
+    handle = start_sim(max_upload_mb=1)
+    with RobotClient(handle.url) as robot:
+        robot.upload(("assay.py", "metadata={'apiLevel':'2.13'}\ndef run(ctx): pass\n"))
+        too_big = "metadata={'apiLevel':'2.13'}\ndef run(ctx): pass\n#" + "x" * 2_000_000
+        with pytest.raises(RobotError) as caught:
+            robot.upload(("assay.py", too_big), replace=True)
+        assert caught.value.status == 413
+        assert "deleted before this upload" in str(caught.value)
+        assert robot.protocols() == []  # what the message says is true
+
+
 def test_same_protocol_twice(robot: RobotClient) -> None:
     robot.upload(DILUTION, support=DILUTION_SUPPORT)
     with pytest.raises(ProtocolExistsError) as caught:

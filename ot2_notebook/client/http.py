@@ -289,8 +289,9 @@ class RobotClient:
         suffix (:func:`protocol_id_for`).
 
         ``replace=True`` first deletes a protocol already stored under that id, so re-running
-        a notebook cell just works (it is then either the old protocol, if the delete failed,
-        or the new one: never a mix of files).
+        a notebook cell just works. The robot never holds a mix of old and new files: if the
+        delete fails, the old protocol stays; if the upload then fails, the robot holds
+        neither (the raised error says so), and uploading again restores it.
 
         Analysis errors do not make the upload fail on the robot (the protocol is stored with
         ``errors``). With ``raise_on_error=True`` (the default) they raise
@@ -310,8 +311,7 @@ class RobotClient:
             seen.add(support_name)
             files.append(_multipart("supportFiles", support_name, support_content))
         protocol_id = protocol_id_for(name)
-        if replace:
-            self._delete_if_present(protocol_id)
+        replaced = self._delete_if_present(protocol_id) if replace else False
         described = f"POST {self.url_for('/protocols')}"
         try:
             data = self._data("POST", "/protocols", files=files)
@@ -323,16 +323,25 @@ class RobotClient:
                 exc.status, exc.error_id, exc.title, exc.detail, exc.request,
                 source=exc.source, entries=exc.entries, protocol_id=protocol_id,
             ) from None
+        except RobotError as exc:
+            if replaced:
+                exc.hint = (
+                    f"The previous protocol '{protocol_id}' was deleted before this upload, so "
+                    f"the robot now holds neither; upload it again. {exc.hint}"
+                ).strip()
+            raise
         result = self._protocol(data, described)
         if raise_on_error and result.errors:
             raise AnalysisError(result, described)
         return result
 
-    def _delete_if_present(self, protocol_id: str) -> None:
+    def _delete_if_present(self, protocol_id: str) -> bool:
+        """Delete a stored protocol; whether there was one."""
         try:
             self.delete_protocol(protocol_id)
         except NotFoundError:
-            pass
+            return False
+        return True
 
     def _protocol_ids_or_empty(self) -> list[str]:
         try:
