@@ -45,6 +45,8 @@ CELL_TIMEOUT = 180_000
 UPDATE_TIMEOUT = 60_000
 RUN_TIMEOUT = 240_000
 
+SCREENSHOTS = ("equipment-panel.png", "run-panel.png", "run-panel-paused.png")
+
 _RUN_LINE = re.compile(r"^\s*(%%ot2_protocol\s+\S+.*\s--run\b|%ot2_run\s)")
 
 
@@ -139,6 +141,8 @@ def wait_robot_state(robot: RobotClient, session_id: str, predicate: str, wanted
 
 
 def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifacts: Path) -> None:
+    for stale in (*SCREENSHOTS, *artifacts.glob("failed-*")):  # from an earlier run
+        (artifacts / stale).unlink(missing_ok=True)
     run_index = live_run_cell(lab.root_dir / NOTEBOOK)
     notebook = LabNotebook(page, NOTEBOOK)
     notebook.open(lab.lab_url(NOTEBOOK), timeout_ms=OPEN_TIMEOUT)
