@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 __all__ = ["CellFailed", "LabNotebook", "ProgressSample"]
@@ -47,11 +47,16 @@ _KERNEL_IDLE = """
 """
 
 # Runs cell i as Shift+Enter would (without moving on); the outcome lands in window.__ot2done.
+# The cell's node is marked (data-ot2-cell="i", data-ot2-ran) so that locators can tell the
+# outputs of this run from outputs saved with the notebook in cells not run.
 _RUN_CELL = """
 (index) => {
     const nb = window.__ot2nb;
     window.__ot2done = window.__ot2done || {};
     delete window.__ot2done[index];
+    const node = nb.content.widgets[index].node;
+    node.dataset.ot2Cell = String(index);
+    node.dataset.ot2Ran = 'yes';
     nb.content.activeCellIndex = index;
     nb.content.deselectAll();
     window.jupyterapp.commands.execute('notebook:run-cell').then(
@@ -163,6 +168,15 @@ class LabNotebook:
                 f"{detail or done.get('error') or 'the kernel reported an error'}"
             )
         return outputs
+
+    def cell(self, index: int) -> Locator:
+        """Cell ``index`` (a cell run by :meth:`run_cell`)."""
+        return self.page.locator(f'[data-ot2-cell="{index}"]')
+
+    def ran(self, selector: str) -> Locator:
+        """``selector`` within the outputs of the cells run by :meth:`run_cell` (not in
+        outputs saved with the notebook)."""
+        return self.page.locator(f"[data-ot2-ran] {selector}")
 
     def kernel_state(self) -> dict[str, Any]:
         """``{"status": "idle"|"busy"|..., "running": cells shown as [*]}``."""

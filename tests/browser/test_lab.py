@@ -77,17 +77,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[J
         yield server
 
 
-def cell(page: Page, index: int) -> Locator:
-    """The notebook cell ``index`` in the page (marked so a locator can find it)."""
-    page.evaluate(
-        "(i) => { window.__ot2nb.content.widgets[i].node.dataset.ot2Cell = String(i); }", index
-    )
-    return page.locator(f'[data-ot2-cell="{index}"]')
-
-
-def robot_url(page: Page) -> str:
+def robot_url(notebook: LabNotebook) -> str:
     """The simulated robot's URL, from ``%ot2_connect``'s note ("Connected to ... at URL")."""
-    note = page.locator(".ot2-connect").first
+    note = notebook.ran(".ot2-connect").last
     expect(note).to_contain_text("Connected to", timeout=10_000)
     match = re.search(r" at (http://\S+)", note.inner_text())
     assert match, f"no robot URL in the %ot2_connect output: {note.inner_text()!r}"
@@ -122,21 +114,17 @@ def click(panel: Locator, button: str) -> None:
     target.click()
 
 
-def wait_robot_state(robot: RobotClient, session_id: str, predicate: str, wanted: set[str]) -> str:
-    """Wait until the robot's session state is (``predicate="in"``) or leaves
-    (``"not in"``) ``wanted``; returns the state."""
+def wait_robot_leaves(robot: RobotClient, session_id: str, state: str) -> str:
+    """Wait until the robot's session is no longer in ``state``; returns its new state."""
 
-    def check() -> str | None:
-        state = robot.session(session_id).state
-        return state if (state in wanted) == (predicate == "in") else None
+    def moved_on() -> str | None:
+        current = robot.session(session_id).state
+        return current if current != state else None
 
     return wait_until(
-        check,
+        moved_on,
         timeout=UPDATE_TIMEOUT / 1000,
-        message=lambda: (
-            f"the robot's session is {robot.session(session_id).state!r}, "
-            f"expected {predicate} {sorted(wanted)}"
-        ),
+        message=f"the robot's session stayed {state!r} after the button was clicked",
     )
 
 
@@ -153,17 +141,17 @@ def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifac
         if cells[index].cell_type == "code":
             notebook.run_cell(index, timeout_ms=CELL_TIMEOUT)
 
-    panel = cell(page, run_index).locator(".ot2-run-panel")
+    panel = notebook.cell(run_index).locator(".ot2-run-panel")
     expect(panel).to_be_visible(timeout=UPDATE_TIMEOUT)
     badge = panel.locator(".ot2-run-state .ot2-badge")
     ids = panel.locator(".ot2-run-header code")
     protocol_id, session_id = ids.nth(0).inner_text().strip(), ids.nth(1).inner_text().strip()
 
-    with RobotClient(robot_url(page)) as robot:
+    with RobotClient(robot_url(notebook)) as robot:
         # The equipment panel of the protocol being run (shown when it was uploaded): the
         # deck map shows what the robot's analysis says goes where.
         equipment = (
-            page.locator(".ot2-equipment-panel")
+            notebook.ran(".ot2-equipment-panel")
             .filter(
                 has=page.locator(".ot2-equipment-header code").get_by_text(protocol_id, exact=True)
             )
@@ -179,7 +167,7 @@ def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifac
         expect(badge).to_have_text("paused", timeout=UPDATE_TIMEOUT)
         assert robot.session(session_id).state == "paused"
         click(panel, "resume")
-        wait_robot_state(robot, session_id, "not in", {"paused"})
+        wait_robot_leaves(robot, session_id, "paused")
 
         # Live progress, drawn from the panel's threads while no cell runs.
         notebook.wait_kernel_idle()
@@ -199,13 +187,16 @@ def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifac
         expect(badge).to_have_text("paused", timeout=UPDATE_TIMEOUT)
         paused = robot.session(session_id)
         assert paused.state == "paused"
+        assert any(
+            e.source == "sessionCommand" and e.event == "protocol.pause" for e in paused.events
+        ), "the robot's session shows no protocol.pause command: the click did not send one"
         expect(panel.locator(".ot2-btn-pause")).to_be_disabled()
         expect(panel.locator(".ot2-btn-resume")).to_be_enabled()
         panel.screenshot(path=str(artifacts / "run-panel-paused.png"))
 
         # Resume: the run goes on to its end, and the panel shows it.
         click(panel, "resume")
-        wait_robot_state(robot, session_id, "not in", {"paused"})
+        wait_robot_leaves(robot, session_id, "paused")
         expect(badge).to_have_text("finished", timeout=RUN_TIMEOUT)
         final = robot.session(session_id)
         assert final.state == "finished"
