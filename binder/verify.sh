@@ -82,13 +82,15 @@ SPEC_PYTHON="$(run jupyter kernelspec list --json | "${SERVER}/bin/python" -c \
 
 PORT="$("${SERVER}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 TOKEN="verify-$$"
-(cd "${HOME_DIR}" && exec "${binder_env[@]}" ./binder/start jupyter lab --no-browser \
-  --ServerApp.ip=127.0.0.1 --ServerApp.port="${PORT}" --IdentityProvider.token="${TOKEN}" \
+LAB_ARGS=(--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port="${PORT}"
+  --IdentityProvider.token="${TOKEN}")
+[ "$(id -u)" != 0 ] || LAB_ARGS+=(--allow-root)   # Binder runs as a user; CI may run as root
+(cd "${HOME_DIR}" && exec "${binder_env[@]}" ./binder/start jupyter lab "${LAB_ARGS[@]}" \
   > "${WORK}/lab.log" 2>&1) &
 SERVER_PID=$!
 URL="http://127.0.0.1:${PORT}"
 for _ in $(seq 1 120); do
-  curl -fsS -o /dev/null -H "Authorization: token ${TOKEN}" "${URL}/api/status" && break
+  curl -fs -o /dev/null -H "Authorization: token ${TOKEN}" "${URL}/api/status" && break
   kill -0 "${SERVER_PID}" 2>/dev/null || { cat "${WORK}/lab.log" >&2; fail "JupyterLab exited"; }
   sleep 0.5
 done
