@@ -68,6 +68,8 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        if isinstance(self.value, float):
+            data["value"] = round(self.value, 4)
         data["goal"] = str(self.goal) if self.goal else None
         data["met"] = self.met
         return data

@@ -17,6 +17,7 @@ import psutil
 
 from benchmarks.harness import Bench, BenchmarkError, Goal
 from benchmarks.protocols import standard
+from ot2_notebook.simulator import SimulatorHandle
 
 NAME = "memory"
 TITLE = "Server memory (RSS, server + children) after upload/analyse/delete cycles"
@@ -72,6 +73,13 @@ def memory(server: psutil.Process) -> dict[str, Any]:
 
 def run(bench: Bench) -> None:
     handle = bench.start_simulator(spare_workers=SPARES)
+    try:
+        measure(bench, handle)
+    finally:
+        handle.stop()  # not left running beside the benchmarks that follow
+
+
+def measure(bench: Bench, handle: SimulatorHandle) -> None:
     robot = bench.robot(handle)
     server = psutil.Process(handle.pid)
     source = standard("small").data
