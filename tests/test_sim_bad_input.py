@@ -453,3 +453,28 @@ def test_settings_flag_controls_session_creation(start_sim) -> None:
         bad = api.post("/settings", json={"id": "noSuchSetting", "value": True})
         assert bad.status_code == 422
         assert "GET /settings" in json.dumps(bad.json())
+
+
+def test_wrong_method_names_the_allowed_ones(api: Api) -> None:
+    reply = api.put("/protocols/anything")
+    assert reply.status_code == 405
+    assert reply.headers["Allow"] == "DELETE, GET, PATCH"
+    assert errors_of(reply)[0]["detail"] == (
+        "PUT is not allowed on /protocols/anything; use DELETE or GET or PATCH."
+    )
+
+
+def test_unreadable_upload_body_says_how_to_upload(api: Api) -> None:
+    reply = api.post("/protocols", data=b"junk", headers={"Content-Type": "multipart/form-data"})
+    assert reply.status_code == 400
+    assert "multipart/form-data with a protocolFile field" in errors_of(reply)[0]["detail"]
+
+
+def test_openapi_documents_the_error_envelope(robot_url: str) -> None:
+    document = requests.get(robot_url + "/openapi.json", timeout=10).json()
+    responses = document["paths"]["/protocols"]["post"]["responses"]
+    assert {"201", "403", "413", "422"} <= set(responses)
+    schema = responses["422"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}
+    legacy = document["paths"]["/health"]["get"]["responses"]["422"]
+    assert legacy["content"]["application/json"]["schema"]["$ref"].endswith("LegacyValidationError")

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 UNCATEGORIZED = "UncategorizedError"
 INVALID_REQUEST = "InvalidRequest"
@@ -185,17 +186,49 @@ async def robot_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(envelope(exc), status_code=exc.status_code)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API accepts at this path (Starlette's 405 names only the first
+    matching route's). Read from the OpenAPI document, the one public list of routes."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        regex, _format, _convertors = compile_path(template)
+        if regex.match(request.url.path):
+            methods |= {method.upper() for method in operations}
+    return sorted(methods)
+
+
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    """Starlette's own errors (unknown route, wrong method) in the robot's envelope."""
+    """Starlette's own errors (unknown route, wrong method, unreadable body) in the robot's
+    envelope, each saying what to do instead."""
     assert isinstance(exc, StarletteHTTPException)
-    error = RobotServerError(str(exc.detail))
-    error.status_code = exc.status_code
-    error.title = {404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large"}.get(
-        exc.status_code, "Error"
-    )
-    if exc.status_code == 413:
+    status = exc.status_code
+    detail = str(exc.detail)
+    headers = dict(exc.headers or {})
+    if status == 404:
+        detail = f"There is no {request.url.path} on this robot; /openapi.json lists the API."
+    elif status == 405:
+        allowed = allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = (
+            f"{request.method} is not allowed on {request.url.path}; "
+            f"use {' or '.join(allowed) or 'another path'}."
+        )
+    elif status == 400 and "multipart" in detail.lower():
+        detail = (
+            f"{detail.rstrip('.')}: the body could not be read as a file upload. Send "
+            "multipart/form-data with a protocolFile field (requests: files=...; curl: -F)."
+        )
+    error = RobotServerError(detail)
+    error.status_code = status
+    error.title = {
+        400: "Bad Request",
+        404: "Not Found",
+        405: "Method Not Allowed",
+        413: "Payload Too Large",
+    }.get(status, "Error")
+    if status == 413:
         error.error_id = PayloadTooLarge.error_id
-    return JSONResponse(envelope(error), status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse(envelope(error), status_code=status, headers=headers)
 
 
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:

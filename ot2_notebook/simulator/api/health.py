@@ -7,9 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from ot2_notebook.simulator.api.models import error_responses
 from ot2_notebook.simulator.api.versioning import check_version
 
-router = APIRouter(tags=["Health"], dependencies=[Depends(check_version)])
+router = APIRouter(
+    tags=["Health"],
+    dependencies=[Depends(check_version)],
+    responses=error_responses(400, 422, legacy=True),
+)
 
 
 @router.get("/health", summary="Get robot health")

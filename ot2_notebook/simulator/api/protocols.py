@@ -10,10 +10,15 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ot2_notebook.simulator.api.errors import ResourceNotFound
+from ot2_notebook.simulator.api.models import error_responses
 from ot2_notebook.simulator.api.versioning import check_version
 from ot2_notebook.simulator.protocol_store import StoredProtocol, UploadedFile
 
-router = APIRouter(tags=["Protocol Management"], dependencies=[Depends(check_version)])
+router = APIRouter(
+    tags=["Protocol Management"],
+    dependencies=[Depends(check_version)],
+    responses=error_responses(400, 403, 404, 405, 413, 422),
+)
 
 LIST_LINKS = {"self": {"href": "/protocols"}, "protocolById": {"href": "/protocols/{protocolId}"}}
 

@@ -9,10 +9,19 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from ot2_notebook.simulator.api.errors import SESSION_LINKS, ActionForbidden, InvalidRequest
-from ot2_notebook.simulator.api.models import CommandRequest, SessionCreateRequest, SessionTypeName
+from ot2_notebook.simulator.api.models import (
+    CommandRequest,
+    SessionCreateRequest,
+    SessionTypeName,
+    error_responses,
+)
 from ot2_notebook.simulator.api.versioning import check_version
 
-router = APIRouter(tags=["Session Management"], dependencies=[Depends(check_version)])
+router = APIRouter(
+    tags=["Session Management"],
+    dependencies=[Depends(check_version)],
+    responses=error_responses(400, 403, 404, 405, 422),
+)
 
 
 def _links(session_id: str) -> dict[str, Any]:

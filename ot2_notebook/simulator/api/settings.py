@@ -7,10 +7,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from ot2_notebook.simulator.api.errors import InvalidRequest
-from ot2_notebook.simulator.api.models import SettingChange
+from ot2_notebook.simulator.api.models import SettingChange, error_responses
 from ot2_notebook.simulator.api.versioning import check_version
 
-router = APIRouter(tags=["Settings"], dependencies=[Depends(check_version)])
+router = APIRouter(
+    tags=["Settings"],
+    dependencies=[Depends(check_version)],
+    responses=error_responses(400, 422, legacy=True),
+)
 
 
 @router.get("/settings", summary="Get the advanced settings")

@@ -74,6 +74,12 @@ class Worker:
         self.process.join(timeout=1.0)
         return self.process.exitcode
 
+    def kill_soon(self) -> None:
+        """Stop the worker now and reap it on a thread, off the request's path."""
+        if self.process.is_alive():
+            self.process.kill()
+        threading.Thread(target=self.kill, name="worker-reap", daemon=True).start()
+
     def kill(self) -> None:
         """Stop the worker now (idempotent) and reap it."""
         if self.process.is_alive():
@@ -188,4 +194,4 @@ def run_to_result(worker: Worker, job: dict[str, Any], timeout: float) -> dict[s
             if message[0] == "result":
                 return message[1]
     finally:
-        worker.kill()
+        worker.kill_soon()
