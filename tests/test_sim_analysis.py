@@ -293,3 +293,29 @@ def test_workers_do_not_outlive_the_simulator(start_sim: Any) -> None:
         timeout=10,
         message="a simulator process outlived stop()",
     )
+
+
+def test_max_api_level_refuses_what_robot_software_4_7_refuses(start_sim: Any) -> None:
+    handle = start_sim(max_api_level="2.11", max_protocols=5)
+    with Api(handle.url) as api:
+        assert api.get("/health").json()["maximum_protocol_api_version"] == [2, 11]
+        [error] = api.upload("magnetic_module.py")["data"]["errors"]  # API level 2.13
+        assert error["type"] == "ApiLevelError"
+        assert error["description"] == (
+            "API version 2.13 is not supported by this robot software. Please reduce your API "
+            "version to 2.11 or below or update your robot."
+        )
+        ok = api.post(
+            "/protocols",
+            files=[
+                (
+                    "protocolFile",
+                    (
+                        "at_2_11.py",
+                        b"metadata = {'apiLevel': '2.11'}\ndef run(ctx):\n"
+                        b"    ctx.load_module('magnetic module gen2', 1)\n",
+                    ),
+                )
+            ],
+        )
+        assert ok.json()["data"]["errors"] == []

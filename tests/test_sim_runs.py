@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -289,6 +290,19 @@ def test_speed_paces_the_run_by_estimated_time(start_sim: Any) -> None:
         api.wait_for_state(session_id, "loaded")
         before = time.monotonic()
         api.command(session_id, "protocol.startRun")
-        api.wait_for_state(session_id, "finished", timeout=30)
+        finished = api.wait_for_state(session_id, "finished", timeout=30)
         elapsed = time.monotonic() - before
     assert 0.9 <= elapsed < 10, elapsed
+    # each step's end is stamped after its paced time (2 s / 60), not when it began
+    stamps: dict[tuple[str, str], datetime] = {}
+    for event in finished["details"]["events"][-60:]:
+        stamps[(event["commandId"], event["event"].rsplit(".", 1)[1])] = datetime.fromisoformat(
+            event["timestamp"]
+        )
+    durations = [
+        (stamps[(cid, "end")] - stamps[(cid, "start")]).total_seconds()
+        for cid, kind in stamps
+        if kind == "start"
+    ]
+    assert len(durations) == 30
+    assert min(durations) >= 0.03, durations

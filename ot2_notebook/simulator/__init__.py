@@ -21,6 +21,7 @@ def start(port: int = 0, **options: Any) -> SimulatorHandle:
 
     ``port=0`` picks a free port. Options mirror the ``ot2-sim`` command line:
     ``host``, ``max_protocols`` (1, as the robot), ``analysis_timeout`` (s), ``speed``,
+    ``max_api_level`` (e.g. ``"2.11"``, the limit of robot software 4.7),
     ``protocol_sessions`` (the feature flag, on), ``session_events`` (publish the
     ``session_events`` topic, on; off imitates a real 4.x robot), ``data_dir``,
     ``startup_timeout`` (s). Returns a handle with ``.url`` and ``.stop()``; it is also a

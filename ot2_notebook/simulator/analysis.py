@@ -79,9 +79,17 @@ def crash_error(exc: WorkerDied) -> tuple[str, str]:
 class Analyzer:
     """Runs analyses on the worker pool, at most ``concurrency`` at a time."""
 
-    def __init__(self, pool: WorkerPool, *, timeout: float, concurrency: int) -> None:
+    def __init__(
+        self,
+        pool: WorkerPool,
+        *,
+        timeout: float,
+        concurrency: int,
+        max_api_level: tuple[int, int] | None = None,
+    ) -> None:
         self.pool = pool
         self.timeout = timeout
+        self.max_api_level = max_api_level
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
 
     def analyse(
@@ -92,7 +100,11 @@ class Analyzer:
             worker = self.pool.acquire()
             try:
                 result = run_to_result(
-                    worker, messages.job(mode, str(directory), protocol_file), self.timeout
+                    worker,
+                    messages.job(
+                        mode, str(directory), protocol_file, max_api_level=self.max_api_level
+                    ),
+                    self.timeout,
                 )
             except WorkerTimeout:
                 return Analysis.failed(*timeout_error(self.timeout))

@@ -27,6 +27,13 @@ def _positive(kind: type) -> object:
     return parse
 
 
+def _api_level(text: str) -> tuple[int, int]:
+    major, dot, minor = text.partition(".")
+    if not (dot and major.isdigit() and minor.isdigit()):
+        raise argparse.ArgumentTypeError(f"must look like 2.11, not {text!r}")
+    return int(major), int(minor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ot2-sim",
@@ -65,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="pace runs at estimated robot time / SPEED (default: steps back "
         "to back); e.g. --speed 10 runs ten times faster than a robot",
+    )
+    parser.add_argument(
+        "--max-api-level",
+        type=_api_level,
+        default=None,
+        metavar="X.Y",
+        help="refuse protocols above this Python Protocol API level, as a real robot does "
+        "(robot software 4.7: 2.11); default: no limit beyond the simulation's own",
     )
     parser.add_argument(
         "--no-protocol-sessions",
@@ -112,6 +127,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         max_protocols=args.max_protocols,
         analysis_timeout=args.analysis_timeout,
         speed=args.speed,
+        max_api_level=args.max_api_level,
         protocol_sessions=not args.no_protocol_sessions,
         session_events=not args.no_session_events,
         data_dir=args.data_dir,

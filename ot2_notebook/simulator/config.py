@@ -29,6 +29,9 @@ class SimulatorConfig:
     analysis_timeout: float = 60.0
     #: ``None``: run steps back to back. ``X``: pace steps by estimated robot time / X.
     speed: float | None = None
+    #: Refuse protocols above this API level, as robot software 4.7 (2.11) does; ``None``:
+    #: whatever the installed opentrons simulates.
+    max_api_level: tuple[int, int] | None = None
     #: Initial value of the ``enableHttpProtocolSessions`` feature flag.
     protocol_sessions: bool = True
     #: Publish the ``session_events`` topic (real 4.x robots do not).

@@ -98,6 +98,7 @@ _OPTION_FLAGS = {
     "max_protocols": "--max-protocols",
     "analysis_timeout": "--analysis-timeout",
     "speed": "--speed",
+    "max_api_level": "--max-api-level",
     "data_dir": "--data-dir",
     "max_upload_mb": "--max-upload-mb",
     "spare_workers": "--spare-workers",

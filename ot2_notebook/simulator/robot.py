@@ -66,7 +66,10 @@ class SimulatedRobot:
         self.settings = AdvancedSettings(protocol_sessions=config.protocol_sessions)
         self.pool = WorkerPool(spares=config.spare_workers, memory_limit_mb=config.worker_memory_mb)
         self.analyzer = Analyzer(
-            self.pool, timeout=config.analysis_timeout, concurrency=max(2, os.cpu_count() or 2)
+            self.pool,
+            timeout=config.analysis_timeout,
+            concurrency=max(2, os.cpu_count() or 2),
+            max_api_level=config.max_api_level,
         )
         self.protocols = ProtocolStore(
             self.data_dir / "protocols", max_protocols=config.max_protocols, limits=config.limits
@@ -99,6 +102,12 @@ class SimulatedRobot:
         if self._temporary:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    def max_api_version(self) -> list[int]:
+        simulated = list(self.info.get("max_api_version", [2, 0]))
+        if self.config.max_api_level is None:
+            return simulated
+        return min(simulated, list(self.config.max_api_level))
+
     def health(self) -> dict[str, Any]:
         """``GET /health`` as robot software 4.7 answers it, plus ``simulator`` details."""
         return {
@@ -108,7 +117,7 @@ class SimulatedRobot:
             "board_revision": "2.1",
             "logs": ["/logs/serial.log", "/logs/api.log", "/logs/server.log"],
             "system_version": "0.0.0",
-            "maximum_protocol_api_version": self.info.get("max_api_version", [2, 0]),
+            "maximum_protocol_api_version": self.max_api_version(),
             "minimum_protocol_api_version": self.info.get("min_api_version", [2, 0]),
             "links": {
                 "apiLog": "/logs/api.log",

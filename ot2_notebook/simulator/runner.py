@@ -184,7 +184,11 @@ class SessionRunner:
         try:
             worker.send(
                 messages.job(
-                    messages.RUN, str(session.directory), session.protocol_file, self.speed
+                    messages.RUN,
+                    str(session.directory),
+                    session.protocol_file,
+                    self.speed,
+                    self.analyzer.max_api_level,
                 )
             )
             while True:

@@ -324,6 +324,24 @@ class RobotTypeError(Exception):
     """The protocol declares a robot type other than the OT-2."""
 
 
+class ApiLevelError(Exception):
+    """The protocol needs a newer Python Protocol API than the emulated robot software has."""
+
+
+def _check_api_level(protocol: Any, maximum: Any) -> None:
+    """``ot2-sim --max-api-level 2.11`` refuses what robot software 4.7 refuses (it supports
+    API levels up to 2.11), so a protocol that analyses here also analyses on such a robot."""
+    if not maximum:
+        return
+    major, minor = (int(part) for part in maximum)
+    level = protocol.api_level
+    if (level.major, level.minor) > (major, minor):
+        raise ApiLevelError(
+            f"API version {level} is not supported by this robot software. Please reduce your "
+            f"API version to {major}.{minor} or below or update your robot."
+        )
+
+
 def run_job(job: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
     """Execute one job (see module docstring) and return its result message.
 
@@ -366,14 +384,14 @@ def run_job(job: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
                 tracker.steps.append(event)
         else:
             seconds = estimator.step_seconds(message)
-            event = messages.step_end(tracker.end(), name)
+            index = tracker.end()
             if pacer is not None:
                 if pacer.speed:
                     pacer.wait(seconds / pacer.speed)
-                channel.send(event)
+                channel.send(messages.step_end(index, name))  # stamped after the step's time
                 pacer.check()
             else:
-                tracker.steps.append(event)
+                tracker.steps.append(messages.step_end(index, name))
 
     errors: list[dict[str, Any]] = []
     equipment: dict[str, list[dict[str, Any]]] = {"pipettes": [], "labware": [], "modules": []}
@@ -384,6 +402,7 @@ def run_job(job: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
             source, protocol_file, extra_labware=extra_labware, extra_data=bundled_data
         )
         _check_robot_type(protocol)
+        _check_api_level(protocol, job.get("maxApiLevel"))
         ctx = simulate.get_protocol_api(
             protocol.api_level, extra_labware=extra_labware, bundled_data=bundled_data
         )

@@ -26,11 +26,21 @@ RESULT = "result"
 
 
 def job(
-    mode: str, directory: str, protocol_file: str, speed: float | None = None
+    mode: str,
+    directory: str,
+    protocol_file: str,
+    speed: float | None = None,
+    max_api_level: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     if mode not in MODES:
         raise ValueError(f"unknown job mode {mode!r}")
-    return {"mode": mode, "directory": directory, "protocolFile": protocol_file, "speed": speed}
+    return {
+        "mode": mode,
+        "directory": directory,
+        "protocolFile": protocol_file,
+        "speed": speed,
+        "maxApiLevel": max_api_level,
+    }
 
 
 def step_start(index: int, name: str, text: str, depth: int) -> tuple[Any, ...]:
