@@ -53,7 +53,7 @@ test-compat:
 	  [ -x .venv-$$ver/bin/python ] || $$py -m venv .venv-$$ver; \
 	  .venv-$$ver/bin/python -m pip install --quiet --upgrade pip; \
 	  .venv-$$ver/bin/python -m pip install --quiet -e ".[sim]" pytest pytest-timeout psutil websocket-client; \
-	  .venv-$$ver/bin/python -m pytest -q -p no:cacheprovider tests/test_sim_analysis.py \
+	  .venv-$$ver/bin/python -m pytest -q -p no:cacheprovider -o addopts=-ra tests/test_sim_analysis.py \
 	    -k "module_protocols or custom_labware or engine_level or syntax_error or exception_in_run"; \
 	done
 
