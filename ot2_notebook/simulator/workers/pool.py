@@ -112,16 +112,17 @@ class WorkerPool:
         )
         self._refiller.start()
         if wait:
-            worker = self._fork()
+            worker = self._fork(warm=True)
             with self._lock:
                 self._spares.append(worker)
         self._refill_needed.set()
 
-    def _fork(self) -> Worker:
+    def _fork(self, warm: bool) -> Worker:
+        """A new worker; ``warm`` ones (spares) warm up while they wait for a job."""
         parent_end, child_end = self._context.Pipe(duplex=True)
         proc = self._context.Process(
             target=process.serve_one,
-            args=(child_end, self._memory_limit_mb),
+            args=(child_end, self._memory_limit_mb, warm),
             name="ot2-sim-worker",
             daemon=True,
         )
@@ -142,7 +143,7 @@ class WorkerPool:
             else:
                 worker = None
         self._refill_needed.set()
-        return worker if worker is not None else self._fork()
+        return worker if worker is not None else self._fork(warm=False)
 
     def _refill_loop(self) -> None:
         while not self._closed:
@@ -154,7 +155,7 @@ class WorkerPool:
                 if missing <= 0:
                     break
                 try:
-                    worker = self._fork()
+                    worker = self._fork(warm=True)
                 except Exception:  # e.g. during interpreter shutdown; acquire() forks on demand
                     log.exception("could not fork a spare worker")
                     time.sleep(0.5)
