@@ -25,8 +25,12 @@ install-test: $(BIN)/python
 sim: install
 	$(BIN)/ot2-sim
 
+# as root (containers, CI machines) JupyterLab needs --allow-root; the PyPI extension manager
+# of JupyterLab 4.1 fails with current httpx, and the tutorials need no extensions from it
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,) --LabApp.extension_manager=readonly
+
 run: install
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
 # Debian's Chromium for the browser test (Playwright drives it; it downloads no browser).
 system-deps:
