@@ -1,7 +1,8 @@
 """Shared fixtures: real simulated robots in child processes, and plain HTTP access to them.
 
 * ``sim``: one simulator for the whole test run (many protocols allowed);
-  ``robot_url`` is its URL. Tests that use it should also use ``clean_robot``.
+  ``robot_url`` is its URL. Tests that use it should also use ``clean_robot``;
+  ``robot`` is a ``RobotClient`` for it that does both.
 * ``start_sim(**options)``: a simulator with other options (feature flag off, no session
   events, ``speed``...), stopped when the test ends.
 * ``api``: a ``requests`` session for ``sim`` that sends ``Opentrons-Version: 2`` and
@@ -18,9 +19,12 @@ from typing import Any
 import pytest
 import requests
 
+from ot2_notebook.client import RobotClient
 from ot2_notebook.simulator import SimulatorHandle, start
 
-EXAMPLES = Path(__file__).resolve().parent / "protocols"
+EXAMPLES = PROTOCOLS = Path(__file__).resolve().parent / "protocols"
+DILUTION = PROTOCOLS / "serial_dilution.py"
+DILUTION_SUPPORT = [PROTOCOLS / "dilution_helpers.py", PROTOCOLS / "dilution_settings.json"]
 VERSION = {"Opentrons-Version": "2"}
 
 
@@ -135,6 +139,13 @@ def robot_url(sim: SimulatorHandle) -> str:
 def api(sim: SimulatorHandle) -> Iterator[Api]:
     with Api(sim.url) as session:
         yield session
+
+
+@pytest.fixture
+def robot(robot_url: str, clean_robot: None) -> Iterator[RobotClient]:
+    """A client for the shared simulator, left empty after the test."""
+    with RobotClient(robot_url) as client:
+        yield client
 
 
 @pytest.fixture

@@ -30,16 +30,7 @@ from ot2_notebook.client import (
     UploadLimitError,
 )
 from ot2_notebook.simulator import SimulatorHandle
-
-PROTOCOLS = Path(__file__).resolve().parent / "protocols"
-DILUTION = PROTOCOLS / "serial_dilution.py"
-DILUTION_SUPPORT = [PROTOCOLS / "dilution_helpers.py", PROTOCOLS / "dilution_settings.json"]
-
-
-@pytest.fixture
-def robot(robot_url: str, clean_robot: None) -> Iterator[RobotClient]:
-    with RobotClient(robot_url) as client:
-        yield client
+from tests.conftest import DILUTION, DILUTION_SUPPORT, PROTOCOLS
 
 
 def free_port() -> int:

@@ -7,7 +7,6 @@ whole protocol, a full run with its events, and the kernel's current robot.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,16 +25,7 @@ from ot2_notebook.client import (
     set_current_robot,
 )
 from ot2_notebook.client.http import normalize_url
-
-PROTOCOLS = Path(__file__).resolve().parent / "protocols"
-DILUTION = PROTOCOLS / "serial_dilution.py"
-DILUTION_SUPPORT = [PROTOCOLS / "dilution_helpers.py", PROTOCOLS / "dilution_settings.json"]
-
-
-@pytest.fixture
-def robot(robot_url: str, clean_robot: None) -> Iterator[RobotClient]:
-    with RobotClient(robot_url) as client:
-        yield client
+from tests.conftest import DILUTION, DILUTION_SUPPORT, PROTOCOLS
 
 
 def upload_dilution(robot: RobotClient) -> Protocol:

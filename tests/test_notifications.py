@@ -34,10 +34,7 @@ from ot2_notebook.notifications import (
     StepEvent,
 )
 from ot2_notebook.simulator import SimulatorHandle
-
-PROTOCOLS = Path(__file__).resolve().parent / "protocols"
-DILUTION = PROTOCOLS / "serial_dilution.py"
-DILUTION_SUPPORT = [PROTOCOLS / "dilution_helpers.py", PROTOCOLS / "dilution_settings.json"]
+from tests.conftest import DILUTION, DILUTION_SUPPORT, PROTOCOLS
 
 
 def wait_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
