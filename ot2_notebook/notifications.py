@@ -483,9 +483,7 @@ class SessionWatcher:
                 )
             if self._visible not in wanted:
                 reason = "was deleted" if self._gone else "is no longer watched"
-                raise RuntimeError(
-                    f"Session {self.session_id} {reason} (state {self._visible!r})."
-                )
+                raise RuntimeError(f"Session {self.session_id} {reason} (state {self._visible!r}).")
             return self._visible  # type: ignore[return-value]
 
     def close(self, timeout: float = 15.0) -> bool:

@@ -316,8 +316,10 @@ class UploadLimitError(RobotError):
 
     def _default_hint(self) -> str:
         limit = self.limit
-        keeps = f"it keeps at most {limit} protocol{'s' if limit != 1 else ''}" if limit else (
-            "it keeps a limited number of protocols"
+        keeps = (
+            f"it keeps at most {limit} protocol{'s' if limit != 1 else ''}"
+            if limit
+            else ("it keeps a limited number of protocols")
         )
         if self.occupants:
             names = ", ".join(repr(p) for p in self.occupants)

@@ -96,7 +96,9 @@ def normalize_url(url: str) -> str:
         raise ValueError("The robot URL is empty: pass e.g. 'http://127.0.0.1:31950'.")
     if "://" not in text:
         host = text.rstrip("/")
-        text = f"http://{host}" if ":" in host.rsplit("]", 1)[-1] else f"http://{host}:{DEFAULT_PORT}"
+        text = (
+            f"http://{host}" if ":" in host.rsplit("]", 1)[-1] else f"http://{host}:{DEFAULT_PORT}"
+        )
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(
@@ -320,8 +322,14 @@ class RobotClient:
             raise
         except ProtocolExistsError as exc:
             raise ProtocolExistsError(
-                exc.status, exc.error_id, exc.title, exc.detail, exc.request,
-                source=exc.source, entries=exc.entries, protocol_id=protocol_id,
+                exc.status,
+                exc.error_id,
+                exc.title,
+                exc.detail,
+                exc.request,
+                source=exc.source,
+                entries=exc.entries,
+                protocol_id=protocol_id,
             ) from None
         except RobotError as exc:
             if replaced:
@@ -429,8 +437,10 @@ def _connection_reason(exc: requests.ConnectionError) -> str:
     lowered = text.lower()
     if "refused" in lowered:
         return "connection refused (nothing listens on that port)"
-    if "name or service not known" in lowered or "nodename nor servname" in lowered or (
-        "getaddrinfo failed" in lowered or "name resolution" in lowered
+    if (
+        "name or service not known" in lowered
+        or "nodename nor servname" in lowered
+        or ("getaddrinfo failed" in lowered or "name resolution" in lowered)
     ):
         return "unknown host name"
     if "no route to host" in lowered or "unreachable" in lowered:
@@ -709,9 +719,7 @@ class Session:
         ``protocol.cancel`` command, or after the run was seen going."""
         if seen & {states.RUNNING, states.PAUSED}:
             return True
-        return any(
-            e.source == "sessionCommand" and e.event == states.CANCEL for e in data.events
-        )
+        return any(e.source == "sessionCommand" and e.event == states.CANCEL for e in data.events)
 
     def _run_error(self) -> RunError:
         analysis: tuple[ProtocolErrorInfo, ...] = ()

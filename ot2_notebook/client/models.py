@@ -181,19 +181,33 @@ class Equipment:
         rows: list[dict[str, Any]] = []
         for p in self.pipettes:
             rows.append(
-                {"kind": "pipette", "name": p.pipette_name, "where": p.mount,
-                 "detail": f"{p.channels}-channel" if p.channels else "",
-                 "requested_as": p.requested_as}
+                {
+                    "kind": "pipette",
+                    "name": p.pipette_name,
+                    "where": p.mount,
+                    "detail": f"{p.channels}-channel" if p.channels else "",
+                    "requested_as": p.requested_as,
+                }
             )
         for m in self.modules:
             rows.append(
-                {"kind": "module", "name": m.model, "where": f"slot {m.slot}",
-                 "detail": m.type, "requested_as": ""}
+                {
+                    "kind": "module",
+                    "name": m.model,
+                    "where": f"slot {m.slot}",
+                    "detail": m.type,
+                    "requested_as": "",
+                }
             )
         for lw in self.labware:
             rows.append(
-                {"kind": "labware", "name": lw.label, "where": f"slot {lw.slot}",
-                 "detail": lw.uri, "requested_as": ""}
+                {
+                    "kind": "labware",
+                    "name": lw.label,
+                    "where": f"slot {lw.slot}",
+                    "detail": lw.uri,
+                    "requested_as": "",
+                }
             )
         return pd.DataFrame(rows, columns=["kind", "name", "where", "detail", "requested_as"])
 
@@ -201,8 +215,10 @@ class Equipment:
         import pandas as pd
 
         return pd.DataFrame(
-            [{"slot": lw.slot, "label": lw.label, "uri": lw.uri, "custom": lw.is_custom}
-             for lw in self.labware],
+            [
+                {"slot": lw.slot, "label": lw.label, "uri": lw.uri, "custom": lw.is_custom}
+                for lw in self.labware
+            ],
             columns=["slot", "label", "uri", "custom"],
         )
 

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from ot2_notebook import __version__
+from ot2_notebook._version import __version__
 from ot2_notebook.simulator.api import errors, health, notifications, protocols, sessions, settings
 from ot2_notebook.simulator.api.middleware import BodySizeLimit, VersionHeaders
 from ot2_notebook.simulator.config import SimulatorConfig

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ot2_notebook import __version__
+from ot2_notebook._version import __version__
 from ot2_notebook.simulator.advanced_settings import AdvancedSettings
 from ot2_notebook.simulator.analysis import Analyzer
 from ot2_notebook.simulator.config import SimulatorConfig
