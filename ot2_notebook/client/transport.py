@@ -35,20 +35,20 @@ class Transport:
     def __init__(self, base_url: str, timeout: float, headers: Mapping[str, str]) -> None:
         self.base_url = base_url
         self.timeout = float(timeout)
-        self.session = requests.Session()
-        self.session.headers.update(headers)
+        self.http = requests.Session()
+        self.http.headers.update(headers)
 
     @property
     def headers(self) -> Mapping[str, str | bytes]:
         """The headers sent with every request."""
-        return self.session.headers
+        return self.http.headers
 
     def url_for(self, path: str) -> str:
         return self.base_url + path
 
     def close(self) -> None:
         """Close the pooled connections (the transport can still be used afterwards)."""
-        self.session.close()
+        self.http.close()
 
     def request(
         self,
@@ -63,7 +63,7 @@ class Transport:
         url = self.url_for(path)
         described = f"{method} {url}"
         try:
-            response = self.session.request(
+            response = self.http.request(
                 method,
                 url,
                 json=json,
