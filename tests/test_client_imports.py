@@ -35,3 +35,23 @@ def test_the_client_does_not_import_opentrons_or_pandas() -> None:
     assert "requests" in loaded and "websocket" in loaded  # what it does need
     assert "opentrons" not in loaded
     assert "pandas" not in loaded  # only when a table is asked for
+
+
+def test_importing_the_client_leaves_the_websocket_for_first_use() -> None:
+    loaded = loaded_after("import ot2_notebook.client")
+    assert "requests" in loaded and "websocket" not in loaded
+    loaded = loaded_after("from ot2_notebook.client import SessionWatcher")
+    assert "websocket" in loaded
+
+
+def test_the_old_notifications_module_re_exports_the_clients_objects() -> None:
+    import ot2_notebook.client as client
+    import ot2_notebook.notifications as old
+    from ot2_notebook.client import feed, models, watcher
+
+    assert old.SessionWatcher is watcher.SessionWatcher is client.SessionWatcher
+    assert old.NotificationSubscriber is feed.NotificationSubscriber
+    assert old.Notification is feed.Notification is client.Notification
+    assert old.StepEvent is models.StepEvent is client.StepEvent
+    assert old.SESSION_EVENTS == client.SESSION_EVENTS == "session_events"
+    assert old.HARDWARE_EVENTS == "hardware_events"

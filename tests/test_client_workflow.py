@@ -24,7 +24,7 @@ from ot2_notebook.client import (
     protocol_id_for,
     set_current_robot,
 )
-from ot2_notebook.client.http import normalize_url
+from ot2_notebook.client.urls import normalize_url
 from tests.conftest import DILUTION, DILUTION_SUPPORT, PROTOCOLS
 
 
@@ -44,7 +44,7 @@ def test_every_request_carries_the_version_header(robot: RobotClient) -> None:
     # The robot refuses new-style routes without it (422), so a successful list proves it
     # was sent; the header is set once on the shared requests session.
     assert robot.protocols() == []
-    assert robot._http.headers["Opentrons-Version"] == "2"
+    assert robot.transport.headers["Opentrons-Version"] == "2"
 
 
 def test_full_workflow_with_support_files(robot: RobotClient) -> None:

@@ -19,12 +19,11 @@ from ot2_notebook.magics.cellmap import CellRef, join_cells
 from ot2_notebook.magics.cells import body_offset
 from ot2_notebook.magics.checks import (
     check_bundle,
-    check_file_name,
-    check_protocol_name,
     compile_problem,
     is_incomplete_input,
 )
 from ot2_notebook.magics.errors import BundleCheckError, CellProblem
+from ot2_notebook.names import file_name_problem
 
 PROTOCOLS = Path(__file__).resolve().parent / "protocols"
 
@@ -233,23 +232,27 @@ def test_name_clashes_and_unreadable_files_are_reported(tmp_path: Path) -> None:
     assert "In [2]" in clash.message and str(other) in clash.message
 
 
+@pytest.mark.parametrize("name", ["../x.py", "a/b.py", "C:\\x.py", ".hidden", "bell\x07.py"])
+def test_unsafe_support_names_are_refused_in_the_shared_words(name: str) -> None:
+    bundle = NotebookBundle()
+    bundle.set_protocol("demo", cell("p", 1), "x = 1\n")
+    bundle.set_support(name, cell("s", 2), "y = 1\n")
+    problems = [p for p in check_bundle(bundle.build("demo")) if p.kind == "FileNameError"]
+    assert [(p.file, p.message) for p in problems] == [
+        (name, file_name_problem(name, "support file"))
+    ]
+
+
 @pytest.mark.parametrize(
-    "name", ["../x.py", "a/b.py", "C:\\x.py", ".hidden", "-x.py", "with space.py", "", "é.py"]
+    "name", ["helpers.py", "plate_map.csv", "my-labware_v2.json", "_x", "-x.py", "plate map.csv"]
 )
-def test_unsafe_file_names_are_refused(name: str) -> None:
-    assert check_file_name(name) is not None
-
-
-@pytest.mark.parametrize("name", ["helpers.py", "plate_map.csv", "my-labware_v2.json", "_x"])
-def test_safe_file_names_pass(name: str) -> None:
-    assert check_file_name(name) is None
-
-
-def test_protocol_names() -> None:
-    assert check_protocol_name("serial_dilution") is None
-    assert check_protocol_name("protocol.ot2") is None
-    assert check_protocol_name("x.") is not None
-    assert check_protocol_name("a/b") is not None
+def test_names_every_robot_stores_pass(name: str) -> None:
+    # The magics' own stricter rule (ASCII letters, digits, '_-.') is gone: the robot stores
+    # any plain file name, and the client and the simulated robot accept these too.
+    bundle = NotebookBundle()
+    bundle.set_protocol("demo", cell("p", 1), "x = 1\n")
+    bundle.set_support(name, cell("s", 2), "1\n")  # Python, JSON and CSV alike
+    assert check_bundle(bundle.build("demo")) == []
 
 
 @pytest.mark.parametrize(

@@ -86,8 +86,13 @@ class Kernel:
                 count = message["content"]["execution_count"]
             elif kind in ("display_data", "update_display_data", "stream", "error"):
                 outputs.append({"msg_type": kind, "content": message["content"]})
-        reply = self.client.get_shell_msg(timeout=timeout)
-        assert reply["parent_header"]["msg_id"] == msg_id
+        while True:
+            reply = self.client.get_shell_msg(timeout=timeout)
+            # A loaded machine can leave a late answer to the kernel_info requests that
+            # start_new_kernel repeats while it waits for the kernel: skip it.
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+            assert reply["msg_type"] == "kernel_info_reply", reply["msg_type"]
         return Reply(reply["content"]["status"], count, outputs)
 
     def ok(self, code: str, cell_id: str | None = None) -> Reply:

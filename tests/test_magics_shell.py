@@ -12,6 +12,7 @@ import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from IPython.core.error import UsageError
@@ -83,7 +84,15 @@ def test_config_sets_the_robot_and_the_timeouts(
     bare.ok("%config OT2Magics.wait_timeout = 12.5")
     assert bare.magics.wait_timeout == 12.5
     listed = bare.ok("%config OT2Magics").shown
-    for name in ("robot_url", "simulate_speed", "analysis_timeout", "wait_timeout"):
+    for name in (
+        "robot_url",
+        "simulate_speed",
+        "simulate_max_protocols",
+        "analysis_timeout",
+        "wait_timeout",
+        "simulator_python",
+        "simulator_command",
+    ):
         assert f"OT2Magics.{name}" in listed
     bare.run('%config OT2Magics.robot_url = "ftp://robot"')  # %config logs what it refuses
     assert "'ftp://robot' is not a robot URL" in caplog.text
@@ -154,7 +163,7 @@ BAD_LINES = [
     ("%%ot2_protocol demo --bogus\nx = 1", "unrecognized arguments: --bogus"),
     ("%%ot2_support\nx = 1", "the following arguments are required: filename"),
     ("%%ot2_support ../helpers.py\nx = 1", "contains a folder"),
-    ("%%ot2_support .env\nx = 1", "not a safe file name"),
+    ("%%ot2_support .env\nx = 1", "starts with '.'"),
     ("%%ot2_support helpers.py extra.py\nx = 1", "unrecognized arguments: extra.py"),
     ("%ot2_upload", "the following arguments are required: name"),
     ("%ot2_upload never_defined", "this notebook has no protocol 'never_defined'"),
@@ -164,6 +173,22 @@ BAD_LINES = [
     ("%ot2_status now", "unrecognized arguments: now"),
     ("%ot2_cleanup everything", "unrecognized arguments: everything"),
 ]
+
+
+@pytest.mark.parametrize("name", [".hidden.py", "a/b.py"])
+def test_the_magics_refuse_a_file_name_in_the_clients_words(bare: Notebook, name: str) -> None:
+    from ot2_notebook.client import RobotClient
+    from ot2_notebook.names import file_name_problem
+
+    bare.ok("%load_ext ot2_notebook")
+    ran = bare.run(f"%%ot2_support {name}\nx = 1")
+    assert type(ran.error) is UsageError
+    rule = file_name_problem(name, "support file")
+    assert rule is not None
+    assert str(ran.error) == f"%%ot2_support: {rule}."
+    with pytest.raises(ValueError) as caught:  # nothing listens on port 9: nothing is sent
+        RobotClient("http://127.0.0.1:9").upload(("p.py", "x = 1"), support=[(name, "x = 1")])
+    assert str(caught.value).lower() == f"{rule}.".lower()
 
 
 @pytest.mark.parametrize(("line", "message"), BAD_LINES, ids=[b[0] for b in BAD_LINES])
@@ -242,10 +267,10 @@ def test_connect_simulate_starts_reuses_and_unload_stops_it(bare: Notebook) -> N
     shown = bare.ok("%ot2_connect --simulate").shown
     assert "(simulated robot started by this notebook)" in shown
     assert "HTTP protocol sessions: enabled" in shown
-    first: SimulatorHandle = bare.magics._simulator
+    first: SimulatorHandle = bare.magics.connection.simulator
     assert first.running and current_robot().base_url == first.url
     bare.ok("%ot2_connect --simulate")
-    assert bare.magics._simulator is first  # reused
+    assert bare.magics.connection.simulator is first  # reused
 
     threads_before = set(threading.enumerate())
     bare.ok(PAUSING_CELL.format(flags="--run"))  # a live run panel: watcher and feed threads
@@ -258,7 +283,7 @@ def test_connect_simulate_starts_reuses_and_unload_stops_it(bare: Notebook) -> N
 
     restarted = bare.ok("%ot2_connect --simulate --speed 50").shown
     assert "Restarting the simulated robot" in restarted
-    second: SimulatorHandle = bare.magics._simulator
+    second: SimulatorHandle = bare.magics.connection.simulator
     assert second is not first and second.running and not first.running
     assert current_robot().base_url == second.url
 
@@ -269,13 +294,60 @@ def test_connect_simulate_starts_reuses_and_unload_stops_it(bare: Notebook) -> N
     wait_until(lambda: not any(t.is_alive() for t in panel_threads), timeout=20)
 
 
+def test_connect_simulate_passes_the_environment_settings_and_shows_progress(
+    bare: Notebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``simulator_python`` and ``simulator_command`` reach ``simulator.start()`` only when
+    set, and the start-up's progress lines appear in the cell's output as they arrive.
+
+    A spy stands in front of the real ``start()``: it records the call, reports two progress
+    lines the way an environment set-up does (checking each is in the cell's output at
+    once), then starts the real simulated robot (without the two settings, whose effect is
+    the simulator launcher's own business and tested there)."""
+    import ot2_notebook.simulator as simulator
+
+    real_start = simulator.start
+    calls: list[dict[str, Any]] = []
+    seen_at_once: list[bool] = []
+
+    def spy(port: int = 0, **kwargs: Any) -> SimulatorHandle:
+        calls.append({"port": port, **kwargs})
+        progress = kwargs.pop("progress")
+        for line in ("Creating the simulator's environment", "Installing opentrons"):
+            progress(line)
+            seen_at_once.append(line in sys.stdout.getvalue())  # type: ignore[attr-defined]
+        kwargs.pop("python", None)
+        kwargs.pop("command", None)
+        return real_start(port, **kwargs)
+
+    monkeypatch.setattr(simulator, "start", spy)
+    bare.ok("%load_ext ot2_notebook")
+    shown = bare.ok("%ot2_connect --simulate").shown
+    assert "Creating the simulator's environment\nInstalling opentrons\n" in shown
+    assert seen_at_once == [True, True]
+    assert calls[0]["port"] == 0
+    assert "python" not in calls[0] and "command" not in calls[0]  # not set: not passed
+    assert callable(calls[0]["progress"])
+    first: SimulatorHandle = bare.magics.connection.simulator
+
+    bare.ok(f'%config OT2Magics.simulator_python = "{sys.executable}"')
+    bare.ok('%config OT2Magics.simulator_command = "ot2-sim --log-level info"')
+    restarted = bare.ok("%ot2_connect --simulate").shown
+    assert "Restarting the simulated robot" in restarted  # new settings, new simulator
+    assert calls[1]["python"] == sys.executable
+    assert calls[1]["command"] == "ot2-sim --log-level info"
+    second: SimulatorHandle = bare.magics.connection.simulator
+    assert second is not first and not first.running and second.running
+    assert current_robot().base_url == second.url
+
+
 EXIT_SCRIPT = r"""
 from IPython.testing.globalipapp import get_ipython
 ip = get_ipython()
 assert ip.run_cell("%load_ext ot2_notebook").success
 assert ip.run_cell("%ot2_connect --simulate").success
 from ot2_notebook.magics import _loaded
-print(_loaded[id(ip)]._simulator.pid, flush=True)
+print(_loaded[id(ip)].connection.simulator.pid, flush=True)
 """
 
 

@@ -27,12 +27,9 @@ import psutil
 import pytest
 
 from ot2_notebook.client import NotFoundError, RobotClient, RobotError, RobotUnreachableError
-from ot2_notebook.notifications import (
-    Notification,
-    NotificationSubscriber,
-    SessionWatcher,
-    StepEvent,
-)
+from ot2_notebook.client.feed import Notification, NotificationSubscriber
+from ot2_notebook.client.models import StepEvent
+from ot2_notebook.client.watcher import SessionWatcher
 from ot2_notebook.simulator import SimulatorHandle
 from tests.conftest import DILUTION, DILUTION_SUPPORT, PROTOCOLS
 

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from ot2_notebook.client import SessionData
-from ot2_notebook.notifications import StepEvent
-from ot2_notebook.widgets.progress import LogEntry, RunTracker, load_total, run_steps
+from ot2_notebook.client.models import StepEvent
+from ot2_notebook.client.reconcile import load_total
+from ot2_notebook.widgets.progress import LogEntry, RunTracker, run_starts
 
 
 class Clock:
@@ -70,7 +71,7 @@ def test_total_counts_the_load_simulation_steps_only() -> None:
         ],
     )
     assert load_total(data.events) == 3
-    steps = run_steps(data.events)
+    steps = run_starts(data)
     assert [(s.command_id, s.index, s.total, s.text) for s in steps] == [
         ("4", 1, 3, "Picking up tip")
     ]

@@ -13,6 +13,10 @@ Robot software 4.x answers failures in two envelopes, both read here:
 Anything else (HTML from a proxy, an empty body, FastAPI's ``{"detail": ...}``) is still
 turned into a readable :class:`RobotError`: no ``KeyError`` or ``JSONDecodeError`` ever
 reaches the user from a malformed answer.
+
+This module imports nothing else of the client but its plain data: the errors that carry a
+protocol or a session describe what they read of it (:class:`ProtocolView`,
+:class:`SessionView`), which the client's ``Protocol`` and ``Session`` handles satisfy.
 """
 
 from __future__ import annotations
@@ -21,10 +25,11 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ot2_notebook.session_states import ALLOWED_COMMANDS, short_name
 
 if TYPE_CHECKING:
-    from ot2_notebook.client.http import Protocol, Session
     from ot2_notebook.client.models import ProtocolErrorInfo
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
     "NoCurrentRobotError",
     "NotFoundError",
     "ProtocolExistsError",
+    "ProtocolView",
     "RobotError",
     "RobotTimeoutError",
     "RobotUnreachableError",
@@ -42,6 +48,7 @@ __all__ = [
     "RunError",
     "SessionNotActiveError",
     "SessionTimeoutError",
+    "SessionView",
     "UnexpectedResponseError",
     "UploadLimitError",
     "error_from_response",
@@ -54,6 +61,29 @@ _ENABLE_SESSIONS_HINT = (
     "Settings, and switch on 'Enable Experimental HTTP Protocol Sessions'; or from Python: "
     f'robot.set_setting("{_FEATURE_FLAG}", True). Then try again.'
 )
+
+
+class ProtocolView(Protocol):
+    """What an error reads of a stored protocol (the client's ``Protocol`` handle is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def errors(self) -> tuple[ProtocolErrorInfo, ...]: ...
+
+
+class SessionView(Protocol):
+    """What an error reads of a protocol session (the client's ``Session`` handle is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def protocol_id(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -292,6 +322,18 @@ class UnexpectedResponseError(RobotError):
         "port 31950 (http://ROBOT_IP:31950)."
     )
 
+    @classmethod
+    def for_body(cls, status: int, request: str, text: str) -> UnexpectedResponseError:
+        """The error for a successful answer whose body is not what the robot sends."""
+        snippet = " ".join(text.split())[:200]
+        return cls(
+            status,
+            None,
+            "Unexpected answer from the server",
+            f"this is not what an OT-2 robot-server 4.x sends: {snippet!r}",
+            request,
+        )
+
 
 class FeatureDisabledError(RobotError):
     """403: HTTP protocol sessions are switched off in the robot's advanced settings."""
@@ -371,8 +413,6 @@ class CommandNotAllowedError(RobotError):
         return match.group(2) if match else None
 
     def _default_hint(self) -> str:
-        from ot2_notebook.session_states import ALLOWED_COMMANDS, short_name
-
         state = self.state
         if state is None:
             return "Refresh the session (session.refresh()) and check session.allowed_commands."
@@ -430,12 +470,12 @@ class AnalysisError(RobotError):
     """The protocol was uploaded, but the robot's analysis found an error in it.
 
     The protocol stays stored on the robot (errors are data in robot software 4.x):
-    ``protocol`` is the live :class:`~ot2_notebook.client.http.Protocol` so callers can
-    inspect or delete it. ``error`` is the first (in 4.x the only) analysis error, with
-    ``error_type``, ``message``, ``file`` and ``line`` as shortcuts.
+    ``protocol`` is the live :class:`~ot2_notebook.client.http.Protocol` (when raised by the
+    client) so callers can inspect or delete it. ``error`` is the first (in 4.x the only)
+    analysis error, with ``error_type``, ``message``, ``file`` and ``line`` as shortcuts.
     """
 
-    def __init__(self, protocol: Protocol, request: str | None = None) -> None:
+    def __init__(self, protocol: ProtocolView, request: str | None = None) -> None:
         self.protocol = protocol
         self.errors: tuple[ProtocolErrorInfo, ...] = tuple(protocol.errors)
         self.error: ProtocolErrorInfo | None = self.errors[0] if self.errors else None
@@ -482,7 +522,7 @@ class RunError(RobotError):
 
     def __init__(
         self,
-        session: Session,
+        session: SessionView,
         error: ProtocolErrorInfo | None = None,
         analysis_errors: Sequence[ProtocolErrorInfo] = (),
     ) -> None:
@@ -524,7 +564,7 @@ class RunError(RobotError):
 class RunCancelledError(RobotError):
     """The run was cancelled (state ``stopped``) while waiting for another state."""
 
-    def __init__(self, session: Session, waited_for: Sequence[str]) -> None:
+    def __init__(self, session: SessionView, waited_for: Sequence[str]) -> None:
         self.session = session
         wanted = " or ".join(repr(s) for s in waited_for)
         super().__init__(
@@ -544,7 +584,7 @@ class SessionTimeoutError(RobotError, TimeoutError):
     """``Session.wait_for`` gave up: the session did not reach the state in time."""
 
     def __init__(
-        self, session: Session, waited_for: Sequence[str], timeout: float, stuck_for: float
+        self, session: SessionView, waited_for: Sequence[str], timeout: float, stuck_for: float
     ) -> None:
         self.session = session
         self.state = session.state

@@ -1,22 +1,21 @@
-"""``RobotClient``: the OT-2 HTTP API of robot software 4.x (experimental protocol sessions).
+"""``RobotClient``: the HTTP API of OT-2 robot software 4.x (experimental protocol sessions),
+and the live handles it returns, :class:`Protocol` and :class:`Session`.
 
-One :class:`requests.Session` per client (connection reuse), the ``Opentrons-Version: 2``
-header on every request, and every failure turned into a :class:`RobotError` that says what
-to do. :class:`Protocol` and :class:`Session` are live handles over the plain data classes of
-:mod:`ot2_notebook.client.models`: they keep a reference to the client so that
-``proto.delete()`` or ``session.start()`` need no other argument.
+This module maps the 4.x endpoints (``/protocols``, ``/sessions``, ``/health``,
+``/settings``) to methods and plain data; sending a request, the ``Opentrons-Version: 2``
+header and turning failures into a :class:`RobotError` that says what to do are the
+:class:`~ot2_notebook.client.transport.Transport`'s job. :class:`Protocol` and
+:class:`Session` wrap the plain data classes of :mod:`ot2_notebook.client.models`: they keep
+a reference to the client so that ``proto.delete()`` or ``session.start()`` need no other
+argument.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
-from urllib.parse import quote, urlsplit, urlunsplit
-
-import requests
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ot2_notebook import session_states as states
 from ot2_notebook.client.errors import (
@@ -24,24 +23,24 @@ from ot2_notebook.client.errors import (
     NotFoundError,
     ProtocolExistsError,
     RobotError,
-    RobotTimeoutError,
-    RobotUnreachableError,
     RunCancelledError,
     RunError,
     SessionTimeoutError,
     UnexpectedResponseError,
     UploadLimitError,
-    error_from_response,
 )
+from ot2_notebook.client.files import FileInput, Part, multipart_part, read_file, upload_parts
 from ot2_notebook.client.models import (
     CommandResult,
-    Equipment,
     Health,
     ProtocolData,
     ProtocolErrorInfo,
     SessionData,
     SessionEvent,
 )
+from ot2_notebook.client.transport import Transport
+from ot2_notebook.client.urls import DEFAULT_PORT, DEFAULT_URL, normalize_url, notifications_url
+from ot2_notebook.names import protocol_id_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -49,9 +48,12 @@ if TYPE_CHECKING:
 
     import pandas
 
-    from ot2_notebook.notifications import SessionWatcher, StepEvent
+    from ot2_notebook.client.models import Equipment, StepEvent
+    from ot2_notebook.client.watcher import SessionWatcher
 
 __all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_URL",
     "FileInput",
     "Protocol",
     "RobotClient",
@@ -61,91 +63,11 @@ __all__ = [
     "protocol_id_for",
 ]
 
-#: A file to upload: a path on disk, or an in-memory ``(file name, content)`` pair (so that
-#: notebook cells can be uploaded without temporary files).
-FileInput = Union[str, "os.PathLike[str]", tuple[str, bytes | str]]
-
 API_VERSION = "2"
-DEFAULT_URL = "http://127.0.0.1:31950"
-DEFAULT_PORT = 31950
-
-_CONTENT_TYPES = {
-    ".py": "text/x-python",
-    ".json": "application/json",
-    ".csv": "text/csv",
-    ".txt": "text/plain",
-}
 
 
-def protocol_id_for(filename: str) -> str:
-    """The id the robot gives a protocol file: its name without the last suffix
-    (``my_protocol.py`` -> ``my_protocol``, ``protocol.ot2.py`` -> ``protocol.ot2``)."""
-    name = os.path.basename(filename)
-    stem, dot, _ = name.rpartition(".")
-    return stem if dot and stem else name
-
-
-def normalize_url(url: str) -> str:
-    """``10.0.0.5`` -> ``http://10.0.0.5:31950``; a URL with a scheme is kept as given.
-
-    Scientists type the robot's IP as the Opentrons App shows it; the HTTP API is always on
-    port 31950, so a bare host gets that port.
-    """
-    text = url.strip()
-    if not text:
-        raise ValueError("The robot URL is empty: pass e.g. 'http://127.0.0.1:31950'.")
-    if "://" not in text:
-        host = text.rstrip("/")
-        text = (
-            f"http://{host}" if ":" in host.rsplit("]", 1)[-1] else f"http://{host}:{DEFAULT_PORT}"
-        )
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"{url!r} is not a robot URL: pass e.g. 'http://127.0.0.1:31950' or the robot's IP."
-        )
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-
-
-def notifications_url(base_url: str, topics: Iterable[str]) -> str:
-    """The notification feed's websocket URL for the robot at ``base_url``."""
-    parts = urlsplit(normalize_url(base_url))
-    scheme = "wss" if parts.scheme == "https" else "ws"
-    query = "&".join(f"topic={quote(t, safe='')}" for t in topics)
-    path = parts.path + "/notifications/subscribe"
-    return urlunsplit((scheme, parts.netloc, path, query, ""))
-
-
-def _check_name(name: str, role: str) -> str:
-    base = os.path.basename(name.replace("\\", "/"))
-    if not name or base != name or name in (".", ".."):
-        raise ValueError(
-            f"{role} name {name!r} must be a plain file name like 'helpers.py' (no folders): "
-            "the robot stores every file of a protocol side by side."
-        )
-    return name
-
-
-def _read_file(item: FileInput, role: str) -> tuple[str, bytes]:
-    """``(name, content)`` for a path or an in-memory pair."""
-    if isinstance(item, tuple):
-        if len(item) != 2 or not isinstance(item[0], str):
-            raise TypeError(f"{role} must be a path or a (file name, content) pair, not {item!r}")
-        name, content = item
-        if isinstance(content, str):
-            content = content.encode("utf-8")
-        if not isinstance(content, (bytes, bytearray)):
-            raise TypeError(f"{role} {name!r}: content must be bytes or str, not {type(content)}")
-        return _check_name(name, role), bytes(content)
-    if isinstance(item, (str, os.PathLike)):
-        path = Path(item)
-        return _check_name(path.name, role), path.read_bytes()
-    raise TypeError(f"{role} must be a path or a (file name, content) pair, not {item!r}")
-
-
-def _multipart(field: str, name: str, content: bytes) -> tuple[str, tuple[str, bytes, str]]:
-    content_type = _CONTENT_TYPES.get(Path(name).suffix.lower(), "application/octet-stream")
-    return (field, (name, content, content_type))
+def _unexpected(status: int, described: str, text: str) -> UnexpectedResponseError:
+    return UnexpectedResponseError.for_body(status, described, text)
 
 
 class RobotClient:
@@ -157,10 +79,23 @@ class RobotClient:
     """
 
     def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 30.0) -> None:
-        self.base_url = normalize_url(base_url)
-        self.timeout = float(timeout)
-        self._http = requests.Session()
-        self._http.headers["Opentrons-Version"] = API_VERSION
+        self.transport = Transport(
+            normalize_url(base_url), timeout, {"Opentrons-Version": API_VERSION}
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The robot's HTTP API, e.g. ``http://10.0.0.5:31950``."""
+        return self.transport.base_url
+
+    @property
+    def timeout(self) -> float:
+        """Seconds each request waits for an answer."""
+        return self.transport.timeout
+
+    @timeout.setter
+    def timeout(self, value: float) -> None:
+        self.transport.timeout = float(value)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -175,14 +110,14 @@ class RobotClient:
 
     def close(self) -> None:
         """Close the pooled HTTP connections (the client can still be used afterwards)."""
-        self._http.close()
+        self.transport.close()
 
     def copy(self) -> RobotClient:
         """A new client for the same robot with its own connections (one per thread)."""
         return RobotClient(self.base_url, timeout=self.timeout)
 
     def url_for(self, path: str) -> str:
-        return self.base_url + path
+        return self.transport.url_for(path)
 
     def notifications_url(self, topics: Iterable[str]) -> str:
         """``ws://HOST:PORT/notifications/subscribe?topic=A&topic=B`` for this robot."""
@@ -194,7 +129,7 @@ class RobotClient:
         path: str,
         *,
         json: Any = None,
-        files: Sequence[tuple[str, tuple[str, bytes, str]]] | None = None,
+        files: Sequence[Part] | None = None,
         params: Mapping[str, str] | None = None,
     ) -> Any:
         """Send one request and return the decoded JSON body; raise :class:`RobotError`.
@@ -202,35 +137,7 @@ class RobotClient:
         Public so that endpoints this client does not wrap stay reachable with the same
         headers and error handling.
         """
-        url = self.url_for(path)
-        described = f"{method} {url}"
-        try:
-            response = self._http.request(
-                method,
-                url,
-                json=json,
-                files=files,
-                params=params,
-                timeout=(min(self.timeout, 5.0), self.timeout),
-            )
-        except requests.Timeout as exc:
-            if isinstance(exc, requests.ConnectTimeout):
-                raise RobotUnreachableError(
-                    self.base_url, "the connection timed out", described
-                ) from exc
-            raise RobotTimeoutError(self.base_url, self.timeout, described) from exc
-        except requests.ConnectionError as exc:
-            raise RobotUnreachableError(self.base_url, _connection_reason(exc), described) from exc
-        except requests.RequestException as exc:
-            raise RobotUnreachableError(self.base_url, str(exc), described) from exc
-        if response.status_code >= 400:
-            raise error_from_response(
-                response.status_code, response.content, reason=response.reason, request=described
-            )
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise _unexpected(response.status_code, described, response.text) from exc
+        return self.transport.request(method, path, json=json, files=files, params=params)
 
     def _data(self, method: str, path: str, **kwargs: Any) -> Any:
         """``request()`` and unwrap the ``{"data": ...}`` envelope."""
@@ -300,18 +207,7 @@ class RobotClient:
         :class:`AnalysisError`, which carries the stored :class:`Protocol`; with ``False``
         the protocol is returned and ``protocol.errors`` tells.
         """
-        name, content = _read_file(protocol, "protocol file")
-        files = [_multipart("protocolFile", name, content)]
-        seen = {name}
-        for item in support:
-            support_name, support_content = _read_file(item, "support file")
-            if support_name in seen:
-                raise ValueError(
-                    f"Two files named {support_name!r} in one upload: the robot keeps one file "
-                    "per name; rename or drop one of them."
-                )
-            seen.add(support_name)
-            files.append(_multipart("supportFiles", support_name, support_content))
+        name, files = upload_parts(protocol, support)
         protocol_id = protocol_id_for(name)
         replaced = self._delete_if_present(protocol_id) if replace else False
         described = f"POST {self.url_for('/protocols')}"
@@ -375,11 +271,11 @@ class RobotClient:
     ) -> Protocol:
         """Add or replace one file of a stored protocol (the protocol file itself if the name
         matches); the robot re-analyses it. Analysis errors as in :meth:`upload`."""
-        name, content = _read_file(file, "file")
+        name, content = read_file(file, "file")
         path = f"/protocols/{quote(protocol_id, safe='')}"
         described = f"PATCH {self.url_for(path)}"
         result = self._protocol(
-            self._data("PATCH", path, files=[_multipart("file", name, content)]), described
+            self._data("PATCH", path, files=[multipart_part("file", name, content)]), described
         )
         if raise_on_error and result.errors:
             raise AnalysisError(result, described)
@@ -430,35 +326,6 @@ class RobotClient:
         if not isinstance(data, dict):
             raise _unexpected(200, f"POST {self.url_for(path)}", str(data))
         return CommandResult.from_json(data)
-
-
-def _connection_reason(exc: requests.ConnectionError) -> str:
-    text = str(exc)
-    lowered = text.lower()
-    if "refused" in lowered:
-        return "connection refused (nothing listens on that port)"
-    if (
-        "name or service not known" in lowered
-        or "nodename nor servname" in lowered
-        or ("getaddrinfo failed" in lowered or "name resolution" in lowered)
-    ):
-        return "unknown host name"
-    if "no route to host" in lowered or "unreachable" in lowered:
-        return "no route to the host"
-    if "reset" in lowered or "aborted" in lowered or "remote end closed" in lowered:
-        return "the connection was dropped"
-    return text
-
-
-def _unexpected(status: int, described: str, text: str) -> UnexpectedResponseError:
-    snippet = " ".join(text.split())[:200]
-    return UnexpectedResponseError(
-        status,
-        None,
-        "Unexpected answer from the server",
-        f"this is not what an OT-2 robot-server 4.x sends: {snippet!r}",
-        described,
-    )
 
 
 class Protocol:
@@ -758,7 +625,7 @@ class Session:
         on_step: Callable[[StepEvent], None] | None = None,
         **options: Any,
     ) -> SessionWatcher:
-        """Start a :class:`~ot2_notebook.notifications.SessionWatcher` for this session."""
-        from ot2_notebook.notifications import SessionWatcher
+        """Start a :class:`~ot2_notebook.client.watcher.SessionWatcher` for this session."""
+        from ot2_notebook.client.watcher import SessionWatcher
 
         return SessionWatcher(self.client, self.id, on_change=on_change, on_step=on_step, **options)

@@ -1,4 +1,5 @@
-"""Plain data parsed from the robot's JSON: protocols, their required equipment and errors.
+"""Plain data parsed from the robot's JSON: protocols, their required equipment and errors,
+sessions and their events, protocol steps, the robot's health.
 
 These classes hold data only (no HTTP), so widgets and magics can render them and tests
 can build them from recorded JSON. Parsing is tolerant: a field the robot does not send
@@ -345,6 +346,54 @@ class SessionEvent:
             command_id=(str(data["commandId"]) if data.get("commandId") is not None else None),
             timestamp=parse_timestamp(data.get("timestamp")),
             text=str(text) if text is not None else None,
+        )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """A protocol step starting or ending in a run: ``index`` of ``total`` steps (either may
+    be ``None`` when unknown), ``text`` as the robot describes it."""
+
+    session_id: str
+    command_id: str | None
+    event: str
+    text: str | None
+    index: int | None
+    total: int | None
+
+    @property
+    def phase(self) -> str:
+        """``"start"`` or ``"end"``."""
+        return self.event.rsplit(".", 1)[-1]
+
+    @property
+    def step_name(self) -> str:
+        """``command.ASPIRATE.start`` -> ``ASPIRATE``."""
+        parts = self.event.split(".")
+        return parts[1] if len(parts) == 3 and parts[0] == "command" else self.event
+
+    @property
+    def key(self) -> tuple[str | None, str]:
+        """What identifies this step event in a session: its command and phase."""
+        return (self.command_id, self.event)
+
+    @classmethod
+    def from_feed(cls, session_id: str, data: Mapping[str, Any]) -> StepEvent:
+        """A ``ProtocolStep`` notification's data (``commandId``, ``event``, ``text``,
+        ``index``, ``total``)."""
+        command_id = data.get("commandId")
+        text = data.get("text")
+        return cls(
+            session_id=session_id,
+            command_id=str(command_id) if command_id is not None else None,
+            event=str(data.get("event") or ""),
+            text=text if isinstance(text, str) else None,
+            index=_int_or_none(data.get("index")),
+            total=_int_or_none(data.get("total")),
         )
 
 

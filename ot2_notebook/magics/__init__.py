@@ -6,8 +6,11 @@ Nothing is registered at import: only :func:`load_ipython_extension` does, and
 :func:`unload_ipython_extension` stops what the extension started (a simulated robot, live
 panels and their feed threads).
 
-The bundling and cell mapping underneath are plain Python (:mod:`.bundle`,
-:mod:`.cellmap`, :mod:`.checks`); the exceptions a failing cell shows are in :mod:`.errors`.
+Underneath: :mod:`.extension` (the magics and their settings), :mod:`.connection` (the
+kernel's robot and the simulated robot's life), :mod:`.flow` (uploads, runs, cleanup) over
+:mod:`.robotops` (each step on the robot), and plain Python for the bundle
+(:mod:`.bundle`, :mod:`.cellmap`, :mod:`.cells`, :mod:`.checks`); :mod:`.display` builds
+what a cell shows, :mod:`.errors` the exceptions a failing cell shows.
 """
 
 from __future__ import annotations

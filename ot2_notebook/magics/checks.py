@@ -1,35 +1,38 @@
-"""Local checks of a bundle before it is uploaded.
+"""Local checks of a bundle before it is uploaded, and the errors that place them in cells.
 
 Catching a typo here takes microseconds and leaves the robot untouched; the robot's analysis
 would find most of these too, but only after an upload that replaced the protocol on it. The
-checks: every name is a plain file name, no two files share a name, Python files compile,
-JSON files parse (and JSON that looks like a labware definition has the keys a robot needs to
-load it), and text files are UTF-8.
+checks: every name is a plain file name (the repository's one rule, :mod:`ot2_notebook.names`,
+so the magics, the client and the simulated robot refuse the same names with the same
+words), no two files share a name, Python files compile, JSON files parse (and JSON that
+looks like a labware definition has the keys a robot needs to load it), and text files are
+UTF-8. The ``require_*`` functions raise :class:`~ot2_notebook.magics.errors.BundleCheckError`
+with each problem placed in its notebook cell and line.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ot2_notebook.magics.bundle import BuiltBundle, BundledFile
+from ot2_notebook.magics.errors import BundleCheckError, CellProblem
+from ot2_notebook.names import file_name_problem
 
 __all__ = [
     "Problem",
     "check_bundle",
     "check_file",
-    "check_file_name",
-    "check_protocol_name",
     "is_incomplete_input",
+    "located",
+    "require_clean_bundle",
+    "require_clean_file",
+    "require_clean_part",
 ]
-
-_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
-_MAX_NAME = 100
 
 
 @dataclass(frozen=True)
@@ -45,37 +48,6 @@ class Problem:
     end_column: int | None = None
     #: A syntax error that only says the code stops too early (see :func:`is_incomplete_input`).
     incomplete: bool = False
-
-
-def check_file_name(name: str, what: str = "file") -> str | None:
-    """Why ``name`` is not a safe bundled file name, or ``None`` if it is.
-
-    The robot stores a protocol's files side by side in one folder, so a name is a plain base
-    name: letters, digits, ``_``, ``-`` and ``.``, not starting with a dot or a dash.
-    """
-    if not name:
-        return f"the {what} name is empty"
-    if "/" in name or "\\" in name:
-        return (
-            f"{what} name {name!r} contains a folder: give a plain file name like "
-            "'helpers.py' (the robot keeps all files of a protocol in one folder)"
-        )
-    if len(name) > _MAX_NAME:
-        return f"{what} name {name[:20]!r}... is longer than {_MAX_NAME} characters"
-    if not _SAFE_NAME.fullmatch(name) or name in (".", ".."):
-        return (
-            f"{what} name {name!r} is not a safe file name: use letters, digits, '_', '-' "
-            "and '.', starting with a letter, digit or '_'"
-        )
-    return None
-
-
-def check_protocol_name(name: str) -> str | None:
-    """Why ``name`` cannot be a protocol name (its id on the robot), or ``None``."""
-    problem = check_file_name(name, "protocol")
-    if problem is None and name.endswith("."):
-        problem = f"protocol name {name!r} must not end with '.'"
-    return problem
 
 
 def is_incomplete_input(error: SyntaxError, text: str) -> bool:
@@ -173,8 +145,9 @@ def check_file(bundled: BundledFile) -> list[Problem]:
         found = compile_problem(bundled.name, text)
         if found is None:
             return []
-        problem, exc = found
-        return [dataclasses.replace(problem, incomplete=is_incomplete_input(exc, text))]
+        compiled, syntax_error = found
+        incomplete = is_incomplete_input(syntax_error, text)
+        return [dataclasses.replace(compiled, incomplete=incomplete)]
     if suffix == "json":
         try:
             data = json.loads(text)
@@ -183,8 +156,8 @@ def check_file(bundled: BundledFile) -> list[Problem]:
                 Problem(bundled.name, "JSONDecodeError", exc.msg, line=exc.lineno, column=exc.colno)
             ]
         if _looks_like_labware(data):
-            problem = _labware_problem(bundled.name, data)
-            return [problem] if problem else []
+            labware = _labware_problem(bundled.name, data)
+            return [labware] if labware else []
     return []
 
 
@@ -197,7 +170,7 @@ def check_bundle(built: BuiltBundle) -> list[Problem]:
         )
     seen: dict[str, BundledFile] = {}
     for bundled in built.files:
-        bad_name = check_file_name(bundled.name, f"{bundled.role} file")
+        bad_name = file_name_problem(bundled.name, f"{bundled.role} file")
         if bad_name:
             problems.append(Problem(bundled.name, "FileNameError", bad_name))
             continue
@@ -232,3 +205,69 @@ def _clash(second: BundledFile, first: BundledFile) -> str:
         f"two files are named {second.name!r}: {_origin(first)} and {_origin(second)}. The "
         "robot keeps one file per name in a protocol's folder: rename one of them"
     )
+
+
+# -- the problems placed in cells, as the error a failing cell raises ------------------------
+
+
+def located(built: BuiltBundle, problems: Sequence[Problem]) -> list[CellProblem]:
+    """``problems`` placed in the notebook cells ``built`` came from."""
+    return [
+        CellProblem(built.locate(p.file, p.line), p.kind, p.message, p.column, p.end_column)
+        for p in problems
+    ]
+
+
+def require_clean_bundle(built: BuiltBundle, advice: str, robot_state: str) -> None:
+    """Raise :class:`BundleCheckError` for anything the checks find in ``built``."""
+    problems = check_bundle(built)
+    if not problems:
+        return
+    count = len(problems)
+    raise BundleCheckError(
+        f"Protocol {built.name!r} has {count} error{'s' if count > 1 else ''}; nothing was "
+        "uploaded.",
+        located(built, problems),
+        protocol=built.name,
+        robot_state=robot_state,
+        advice=advice,
+    )
+
+
+def require_clean_part(built: BuiltBundle, key: str, last_part: bool, robot_state: str) -> None:
+    """The checks of one ``--part`` cell (``key``): only errors in that cell, and not "the
+    code stops too early" when the cell is the last part so far (``last_part``), since more
+    parts may follow."""
+    problems = check_bundle(built)
+    mine = []
+    for problem, where in zip(problems, located(built, problems), strict=True):
+        cell = where.location.cell
+        if cell is None or cell.key != key:
+            continue
+        if problem.incomplete and last_part:
+            continue
+        mine.append(where)
+    if mine:
+        raise BundleCheckError(
+            f"This part of protocol {built.name!r} has an error.",
+            mine,
+            protocol=built.name,
+            robot_state=robot_state,
+            advice="Fix the cell and run it again.",
+        )
+
+
+def require_clean_file(bundled: BundledFile, protocol: str, robot_state: str) -> None:
+    """The checks of one support cell on its own (``protocol``: a protocol it clashes with)."""
+    problems = check_file(bundled)
+    if problems:
+        raise BundleCheckError(
+            f"Support file {bundled.name!r} has an error.",
+            [
+                CellProblem(bundled.locate(p.line), p.kind, p.message, p.column, p.end_column)
+                for p in problems
+            ],
+            protocol=protocol,
+            robot_state=robot_state,
+            advice="Fix the cell and run it again.",
+        )

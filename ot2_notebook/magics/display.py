@@ -16,14 +16,16 @@ if TYPE_CHECKING:
     from IPython.display import DisplayHandle
 
     from ot2_notebook.client import Health, Protocol, ProtocolErrorInfo, RobotClient, Session
-    from ot2_notebook.magics.bundle import BuiltBundle, Change, NotebookBundle
+    from ot2_notebook.magics.bundle import Change, NotebookBundle
     from ot2_notebook.magics.errors import CellProblem
+    from ot2_notebook.magics.robotops import CleanupReport
     from ot2_notebook.widgets import EquipmentPanel, ErrorLocation, RobotPanel, RunPanel
 
 __all__ = [
     "Note",
     "bundle_lines",
     "change_note",
+    "cleanup_note",
     "error_locations",
     "health_note",
     "show",
@@ -186,8 +188,20 @@ def bundle_lines(bundle: NotebookBundle) -> list[str]:
     return ["This notebook's bundle:", *lines]
 
 
-def uploaded_note(built: BuiltBundle, robot: RobotClient) -> Note:
-    return Note(
-        f"Uploaded {built.name} ({', '.join(built.file_names)}) to {robot.base_url}.",
-        css_class="ot2-upload-note",
+def cleanup_note(report: CleanupReport, *, everything: bool) -> Note:
+    """What ``%ot2_cleanup`` deleted."""
+    deleted = []
+    if report.protocols:
+        count = len(report.protocols)
+        names = ", ".join(report.protocols)
+        deleted.append(f"{count} protocol{'s' if count > 1 else ''} ({names})")
+    if report.sessions:
+        count = len(report.sessions)
+        deleted.append(f"{count} session{'s' if count > 1 else ''}")
+    whose = "" if everything else " this notebook created"
+    text = (
+        f"Deleted {' and '.join(deleted)} from the robot."
+        if deleted
+        else f"Nothing{whose} to delete on the robot."
     )
+    return Note(text, css_class="ot2-cleanup-note")

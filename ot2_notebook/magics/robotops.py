@@ -75,6 +75,8 @@ class CellAnalysisError(ProtocolCellError, AnalysisError):
     the notebook cell and line it came from. Also an :class:`~ot2_notebook.client.AnalysisError`
     (``protocol`` is the stored :class:`~ot2_notebook.Protocol`)."""
 
+    protocol: Protocol
+
     def __init__(self, protocol: Protocol, problems: Sequence[CellProblem], request: str | None):
         AnalysisError.__init__(self, protocol, request)
         name = protocol.id

@@ -11,12 +11,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ot2_notebook.simulator.launcher import SimulatorHandle
 
 __all__ = ["SimulatorHandle", "start"]
 
 
-def start(port: int = 0, **options: Any) -> SimulatorHandle:
+def start(
+    port: int = 0,
+    *,
+    python: str | None = None,
+    command: str | None = None,
+    progress: Callable[[str], None] | None = None,
+    **options: Any,
+) -> SimulatorHandle:
     """Start a simulated robot in a child process on 127.0.0.1 and wait until it answers.
 
     ``port=0`` picks a free port. Options mirror the ``ot2-sim`` command line:
@@ -26,8 +35,15 @@ def start(port: int = 0, **options: Any) -> SimulatorHandle:
     ``session_events`` topic, on; off imitates a real 4.x robot), ``data_dir``,
     ``startup_timeout`` (s). Returns a handle with ``.url`` and ``.stop()``; it is also a
     context manager.
+
+    ``python`` (the interpreter of an environment with the simulator), ``command`` (an argv
+    string that runs it) and ``progress`` (called with one-line messages while an
+    environment is set up) are accepted and not used yet: the simulator's own environment
+    comes with issue 12's environment work.
     """
     from ot2_notebook.simulator.launcher import start as _start
+
+    del python, command, progress  # accepted for the magics' sake; see the docstring
 
     return _start(port=port, **options)
 

@@ -1,15 +1,16 @@
 """A run's progress as plain data: state, steps reached, current step, log, error, timing.
 
 :class:`RunTracker` is what :class:`~ot2_notebook.widgets.run.RunPanel` draws. It is fed by
-a :class:`~ot2_notebook.notifications.SessionWatcher` (state changes and steps) and by
+a :class:`~ot2_notebook.client.watcher.SessionWatcher` (state changes and steps) and by
 whole session snapshots (``GET /sessions/{id}``), and knows nothing of widgets or threads:
 the panel serialises calls to it under its own lock.
 
 Counting steps. A session's ``events`` start with the steps of the load-time simulation
 (before the first session command): their number of ``.start`` events is the total of a
 run. The steps of the current run follow the last ``protocol.startRun``; a step's index
-counts its distinct command ids from 1, as the feed's ``ProtocolStep.index`` does. A step
-"reached" has started; when the run finishes every step has been reached.
+counts its distinct command ids from 1, as the feed's ``ProtocolStep.index`` does (the
+counting is the watcher's own, :mod:`ot2_notebook.client.reconcile`). A step "reached" has
+started; when the run finishes every step has been reached.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ot2_notebook import session_states as states
-from ot2_notebook.client.models import ProtocolErrorInfo, SessionData, SessionEvent
-from ot2_notebook.notifications import StepEvent
+from ot2_notebook.client.models import ProtocolErrorInfo, SessionData, SessionEvent, StepEvent
+from ot2_notebook.client.reconcile import load_total, run_steps
 
-__all__ = ["LogEntry", "RunTracker", "run_steps"]
+__all__ = ["LogEntry", "RunTracker", "run_starts"]
 
 
 @dataclass(frozen=True)
@@ -50,36 +51,10 @@ def _step_text(name: str, text: str | None) -> str:
     return text if text else name
 
 
-def load_total(events: tuple[SessionEvent, ...] | list[SessionEvent]) -> int | None:
-    """The number of steps of the load-time simulation (``None`` if there were none)."""
-    total = 0
-    for event in events:
-        if event.source == "sessionCommand":
-            break
-        if event.is_step_start:
-            total += 1
-    return total or None
-
-
-def run_steps(events: tuple[SessionEvent, ...] | list[SessionEvent]) -> list[StepEvent]:
-    """The step starts of the latest run (after the last ``protocol.startRun``), indexed
-    from 1 as the feed indexes them. Empty when no run was started."""
-    run_start = None
-    for i, event in enumerate(events):
-        if event.source == "sessionCommand" and event.event == states.START_RUN:
-            run_start = i
-    if run_start is None:
-        return []
-    total = load_total(events)
-    index_of: dict[str | None, int] = {}
-    steps = []
-    for event in events[run_start + 1 :]:
-        if event.source != "protocol":
-            continue
-        index = index_of.setdefault(event.command_id, len(index_of) + 1)
-        if event.is_step_start:
-            steps.append(StepEvent("", event.command_id, event.event, event.text, index, total))
-    return steps
+def run_starts(data: SessionData) -> list[StepEvent]:
+    """The step starts of the session's latest run, indexed from 1 as the feed indexes them
+    (empty when no run was started)."""
+    return [s for s in run_steps(data.id, data.events) if s.phase == "start"]
 
 
 class RunTracker:
@@ -126,7 +101,7 @@ class RunTracker:
         now = self.clock()
         self.state = data.state
         self.total = load_total(data.events) or self.total
-        steps = run_steps(data.events)
+        steps = run_starts(data)
         self.runs = sum(
             1 for e in data.events if e.source == "sessionCommand" and e.event == states.START_RUN
         )
@@ -291,8 +266,8 @@ class RunTracker:
         fraction = self.fraction
         if self.estimated_duration is not None:
             if fraction is None:
-                running = self.running_time() or 0.0
-                return max(0.0, self.estimated_duration - running)
+                so_far = self.running_time() or 0.0
+                return max(0.0, self.estimated_duration - so_far)
             return max(0.0, self.estimated_duration * (1.0 - fraction))
         running = self.running_time()
         if fraction is None or running is None or self.index < 1 or fraction <= 0:

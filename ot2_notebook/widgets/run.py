@@ -1,6 +1,6 @@
 """``RunPanel``: a protocol session's live state, with Start / Pause / Resume / Cancel.
 
-The panel follows the session with a :class:`~ot2_notebook.notifications.SessionWatcher`
+The panel follows the session with a :class:`~ot2_notebook.client.watcher.SessionWatcher`
 (the robot's feed where it publishes session events, polling where it does not), keeps the
 run's progress in a :class:`~ot2_notebook.widgets.progress.RunTracker`, and redraws from a
 :class:`~ot2_notebook.widgets.threads.Renderer` (see that module for how updates from these
@@ -32,8 +32,8 @@ import ipywidgets as widgets
 from ot2_notebook import session_states as states
 from ot2_notebook.client.errors import NotFoundError, RobotError
 from ot2_notebook.client.http import Protocol, Session
-from ot2_notebook.client.models import ProtocolData, ProtocolErrorInfo, SessionData
-from ot2_notebook.notifications import SessionWatcher, StepEvent
+from ot2_notebook.client.models import ProtocolData, ProtocolErrorInfo, SessionData, StepEvent
+from ot2_notebook.client.watcher import SessionWatcher
 from ot2_notebook.widgets.base import Panel
 from ot2_notebook.widgets.errors import ErrorLocation, describe_error
 from ot2_notebook.widgets.progress import RunTracker
@@ -81,7 +81,7 @@ class RunPanel(Panel):
     the estimated run time; it is fetched from the robot when not given. ``locate_error``
     maps a run error to a notebook cell (:class:`ErrorLocation`). ``watch=False`` draws the
     session once and starts no thread. ``use_feed`` and ``watcher_options`` go to the
-    :class:`~ot2_notebook.notifications.SessionWatcher`.
+    :class:`~ot2_notebook.client.watcher.SessionWatcher`.
 
     Parts, for code and browser tests: ``state_view`` (class ``ot2-run-state``),
     ``buttons`` (``start``/``pause``/``resume``/``cancel``: ``ot2-btn-<name>``),

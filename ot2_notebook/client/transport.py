@@ -1,0 +1,112 @@
+"""One robot's HTTP connection: send a request, return its JSON body or raise a RobotError.
+
+The transport knows no endpoint. It holds the pooled :class:`requests.Session`, the API
+version header every request carries, the timeouts (connecting is bounded by
+``min(timeout, 5)`` so a wrong IP fails fast), and turns every failure into a
+:class:`~ot2_notebook.client.errors.RobotError`: no connection, no answer in time, an error
+status (its envelope parsed), a body that is not JSON. The robot software 4.x endpoints are
+mapped in :mod:`ot2_notebook.client.http`; another robot API would share this transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import requests
+
+from ot2_notebook.client.errors import (
+    RobotTimeoutError,
+    RobotUnreachableError,
+    UnexpectedResponseError,
+    error_from_response,
+)
+from ot2_notebook.client.files import Part
+
+__all__ = ["Transport", "connection_reason"]
+
+
+class Transport:
+    """HTTP to the robot at ``base_url`` (already normalised), ``headers`` on every request.
+
+    ``timeout`` bounds each request (seconds to wait for an answer) and may be changed.
+    """
+
+    def __init__(self, base_url: str, timeout: float, headers: Mapping[str, str]) -> None:
+        self.base_url = base_url
+        self.timeout = float(timeout)
+        self.http = requests.Session()
+        self.http.headers.update(headers)
+
+    @property
+    def headers(self) -> Mapping[str, str | bytes]:
+        """The headers sent with every request."""
+        return self.http.headers
+
+    def url_for(self, path: str) -> str:
+        return self.base_url + path
+
+    def close(self) -> None:
+        """Close the pooled connections (the transport can still be used afterwards)."""
+        self.http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        files: Sequence[Part] | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Send one request and return the decoded JSON body; raise :class:`RobotError`."""
+        url = self.url_for(path)
+        described = f"{method} {url}"
+        try:
+            response = self.http.request(
+                method,
+                url,
+                json=json,
+                files=files,
+                params=params,
+                timeout=(min(self.timeout, 5.0), self.timeout),
+            )
+        except requests.Timeout as exc:
+            if isinstance(exc, requests.ConnectTimeout):
+                raise RobotUnreachableError(
+                    self.base_url, "the connection timed out", described
+                ) from exc
+            raise RobotTimeoutError(self.base_url, self.timeout, described) from exc
+        except requests.ConnectionError as exc:
+            raise RobotUnreachableError(self.base_url, connection_reason(exc), described) from exc
+        except requests.RequestException as exc:
+            raise RobotUnreachableError(self.base_url, str(exc), described) from exc
+        if response.status_code >= 400:
+            raise error_from_response(
+                response.status_code, response.content, reason=response.reason, request=described
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise UnexpectedResponseError.for_body(
+                response.status_code, described, response.text
+            ) from exc
+
+
+def connection_reason(exc: requests.ConnectionError) -> str:
+    """Why a connection failed, in a few plain words."""
+    text = str(exc)
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused (nothing listens on that port)"
+    if (
+        "name or service not known" in lowered
+        or "nodename nor servname" in lowered
+        or ("getaddrinfo failed" in lowered or "name resolution" in lowered)
+    ):
+        return "unknown host name"
+    if "no route to host" in lowered or "unreachable" in lowered:
+        return "no route to the host"
+    if "reset" in lowered or "aborted" in lowered or "remote end closed" in lowered:
+        return "the connection was dropped"
+    return text
