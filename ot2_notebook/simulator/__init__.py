@@ -24,8 +24,9 @@ def start(port: int = 0, **options: Any) -> SimulatorHandle:
     ``max_api_level`` (e.g. ``"2.11"``, the limit of robot software 4.7),
     ``protocol_sessions`` (the feature flag, on), ``session_events`` (publish the
     ``session_events`` topic, on; off imitates a real 4.x robot), ``data_dir``,
-    ``startup_timeout`` (s). Returns a handle with ``.url`` and ``.stop()``; it is also a
-    context manager.
+    ``allow_hosts`` (names served besides this machine's loopback names, as
+    ``--allow-host``), ``startup_timeout`` (s). Returns a handle with ``.url`` and
+    ``.stop()``; it is also a context manager.
     """
     from ot2_notebook.simulator.launcher import start as _start
 

@@ -40,7 +40,7 @@ def restore_module_model_format() -> bool:
             and issubclass(value, str)
             and value.__name__.endswith("Model")
         ):
-            value.__format__ = _format_by_value  # type: ignore[method-assign]
+            value.__format__ = _format_by_value
             patched = True
     return patched
 
