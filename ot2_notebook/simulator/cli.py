@@ -216,10 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("listening on http://%s:%s (starting workers...)", shown, port)
     if args.parent_pipe is not None:
         _exit_with_parent(server, args.parent_pipe)
-    server.run(sockets=[sock])
-    if app.state.startup_error:
-        log.error("%s", app.state.startup_error)
-        return 3
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:  # uvicorn exits when the lifespan fails: say why, last, plainly
+        if app.state.startup_error:
+            log.error("%s", app.state.startup_error)
+        raise
     return 0 if server.started else 1
 
 

@@ -115,7 +115,8 @@ class HostPolicy:
         return host in self.names or is_loopback(host)
 
     def shown(self) -> str:
-        extra = sorted(self.names - {ANY_HOST})
+        """The names served, for messages: loopback first, then the bound and allowed ones."""
+        extra = sorted(name for name in self.names - {ANY_HOST} if not is_loopback(name))
         return ", ".join(["localhost", "127.0.0.1", "[::1]", *extra])
 
 
@@ -146,7 +147,12 @@ class LocalOnly:
         """Why a request with these headers is refused, or ``None`` if it is served."""
         raw_hosts = headers.getlist("host")
         policy = self.policy
-        if len(raw_hosts) != 1:
+        if not raw_hosts:
+            return HostNotAllowed(
+                "The request has no Host header; send one naming this machine (e.g. "
+                "Host: 127.0.0.1:31950), as every HTTP/1.1 client does."
+            )
+        if len(raw_hosts) > 1:
             return HostNotAllowed(
                 f"The request carries {len(raw_hosts)} Host headers; send exactly one, naming "
                 "this machine (e.g. Host: 127.0.0.1:31950)."
@@ -167,9 +173,16 @@ class LocalOnly:
                     f"The request comes from a web page at {origin!r} (its Origin header), not "
                     "from this machine. The simulated robot runs uploaded code on this machine, "
                     "so web pages of other sites may not use it; programs (which send no Origin) "
-                    "and pages served by this machine may. To allow that site's host, start the "
-                    "simulator with --allow-host NAME."
+                    "and pages served by this machine may. If that page is yours, start the "
+                    f"simulator with --allow-host {_origin_host(origin) or 'NAME'}."
                 )
+        return None
+
+
+def _origin_host(origin: str) -> str | None:
+    try:
+        return urlsplit(origin.strip()).hostname
+    except ValueError:
         return None
 
 

@@ -99,5 +99,9 @@ def error_responses(*codes: int, legacy: bool = False) -> dict[int | str, dict[s
         code: {"model": ErrorEnvelope, "description": _DESCRIPTIONS[code]} for code in codes
     }
     if legacy and 422 in codes:
-        responses[422] = {"model": LegacyValidationError, "description": _DESCRIPTIONS[422]}
+        # a malformed request gets the legacy body; a well-formed but wrong one the envelope
+        responses[422] = {
+            "model": LegacyValidationError | ErrorEnvelope,
+            "description": _DESCRIPTIONS[422],
+        }
     return responses
