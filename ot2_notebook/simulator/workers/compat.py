@@ -9,7 +9,6 @@ from __future__ import annotations
 import enum
 import sys
 
-
 #: Python 3.11+ formats mixed-in enums as "Class.MEMBER" (a plain flag rather than a
 #: ``sys.version_info`` test, so that the type checker checks the shim on every version).
 _ENUM_FORMAT_IS_STR = sys.version_info >= (3, 11)
