@@ -10,8 +10,12 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ot2_notebook.simulator.config import DEFAULT_PORT, Limits, SimulatorConfig
+
+if TYPE_CHECKING:  # imported when the server starts, so that --help answers at once
+    import uvicorn
 
 log = logging.getLogger("ot2_notebook.simulator")
 
@@ -153,14 +157,14 @@ def bind(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=128)
 
 
-def _exit_with_parent(server: object, fd: int) -> None:
+def _exit_with_parent(server: uvicorn.Server, fd: int) -> None:
     def watch() -> None:
         try:
             while os.read(fd, 1):
                 pass
         except OSError:
             pass
-        server.should_exit = True  # type: ignore[attr-defined]
+        server.should_exit = True
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 

@@ -160,10 +160,6 @@ class SessionManager:
         with self._lock:
             return [session.to_json() for session in self._sessions.values()]
 
-    def count(self) -> int:
-        with self._lock:
-            return len(self._sessions)
-
     # -- lifecycle -----------------------------------------------------------------------
     def create(self, session_type: str, protocol_id: str | None) -> dict[str, Any]:
         """A new session (state ``stopped``) that loads in the background; it becomes the
