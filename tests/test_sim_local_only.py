@@ -322,6 +322,23 @@ def test_allow_host_on_the_command_line(start_sim: Callable[..., SimulatorHandle
     refusal(reply, "HostNotAllowed")
 
 
+def test_allow_any_host_still_refuses_foreign_pages(
+    start_sim: Callable[..., SimulatorHandle],
+) -> None:
+    """``--allow-host '*'`` (a simulator on a lab network of its own) serves any Host, but a
+    web page of another site still may not drive it."""
+    handle = start_sim(allow_hosts=["*"], spare_workers=0)
+    host = {"Host": f"robot.lab.example:{port_of(handle.url)}"}
+    reply = requests.get(handle.url + "/health", headers={**VERSION, **host}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    reply = requests.get(
+        handle.url + "/health",
+        headers={**VERSION, **host, "Origin": "http://evil.example"},
+        timeout=30,
+    )
+    refusal(reply, "OriginNotAllowed")
+
+
 def test_allow_hosts_must_be_a_list(start_sim: Callable[..., SimulatorHandle]) -> None:
     with pytest.raises(TypeError, match="list of names"):
         start_sim(allow_hosts="ot2-sim.lab")
