@@ -23,6 +23,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import psutil
 import pytest
@@ -328,3 +329,46 @@ def test_sixteen_clients_lose_no_protocol_and_leave_no_worker(busy_sim: Simulato
     )
     assert len(census.seen) > SPARES + CLIENTS, f"the census saw only {len(census.seen)} workers"
     assert not (census.seen - live_workers(busy_sim)) & all_children(busy_sim)
+
+
+# -- the upload limit under concurrent uploads ---------------------------------------------------
+
+PARALLEL_UPLOADS = 8
+
+
+@pytest.mark.parametrize("same_id", [False, True], ids=["different ids", "one id"])
+def test_parallel_uploads_at_the_limit_store_exactly_one(start_sim: Any, same_id: bool) -> None:
+    """With the robot's limit of one protocol, N uploads at once: one 201, the others 403,
+    one protocol stored. The id is reserved before the files are written and analysed, so
+    no second upload can slip in while the first one is being analysed."""
+    handle = start_sim(max_protocols=1, spare_workers=PARALLEL_UPLOADS)
+    source = _read("moves.py")
+    barrier = threading.Barrier(PARALLEL_UPLOADS)
+    replies: dict[int, requests.Response] = {}
+
+    def upload(n: int) -> None:
+        name = "racer.py" if same_id else f"racer_{n}.py"
+        with Api(handle.url) as api:
+            barrier.wait(timeout=60)
+            replies[n] = api.post("/protocols", files=[("protocolFile", (name, source))])
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(PARALLEL_UPLOADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(replies) == PARALLEL_UPLOADS, "an upload never answered"
+
+    created = [n for n, reply in replies.items() if reply.status_code == 201]
+    refused = [reply for reply in replies.values() if reply.status_code == 403]
+    assert len(created) == 1, {n: r.status_code for n, r in replies.items()}
+    assert len(refused) == PARALLEL_UPLOADS - 1, {n: r.text for n, r in replies.items()}
+    for reply in refused:
+        [error] = reply.json()["errors"]
+        if same_id:
+            assert error["title"] == "Resource Exists", error
+        else:
+            assert error["detail"] == "Upload limit of 1 has been reached.", error
+    winner = replies[created[0]].json()["data"]["id"]
+    with Api(handle.url) as api:
+        assert [p["id"] for p in api.get("/protocols").json()["data"]] == [winner]

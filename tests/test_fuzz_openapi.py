@@ -14,7 +14,10 @@ Three fuzzers against one real ``ot2-sim`` process, each bounded in examples:
 Every answer must be below 500, and every 4xx must be the robot's JSON error envelope
 (``{"errors": [{"id", "status", "title", "detail"}]}``; the legacy routes ``/health`` and
 ``/settings`` answer request validation errors as ``{"message": ...}``, as robot software 4.x
-does, recording 02). Nothing may be written outside the simulator's data folder.
+does, recording 02). Every answer schemathesis gets must also match what the document says
+of it: its status code is one the operation lists, and its body fits that code's schema
+(success bodies and error envelopes alike). Nothing may be written outside the simulator's
+data folder.
 
 schemathesis's pytest plugin (``@schema.parametrize`` with ``from_fixture``) fails on pytest 9
 (``'Function' object has no attribute '_nodeid'``), so its strategies are used through plain
@@ -140,6 +143,18 @@ def openapi(fuzz_sim: SimulatorHandle) -> Any:
     return schemathesis.openapi.from_url(f"{fuzz_sim.url}/openapi.json")
 
 
+#: The answer is what the document says: a listed status code, a body that fits its schema.
+DOCUMENTED = (
+    []
+    if schemathesis is None
+    else [
+        schemathesis.checks.status_code_conformance,
+        schemathesis.checks.content_type_conformance,
+        schemathesis.checks.response_schema_conformance,
+    ]
+)
+
+
 def test_the_document_lists_the_robot_api(openapi: Any) -> None:
     operations = {op.ok().label for op in openapi.get_all_operations()}
     assert {
@@ -169,6 +184,7 @@ def test_no_server_error_for_any_request_the_document_describes(
         request.setdefault("timeout", 30)
         response = http.request(**request)
         assert_robot_answer(response, case.path, case.as_curl_command(base_url=fuzz_sim.url))
+        case.validate_response(response, checks=DOCUMENTED)
         statuses[response.status_code // 100 * 100] += 1
 
     try:

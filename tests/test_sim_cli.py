@@ -37,6 +37,7 @@ def test_help_lists_the_options() -> None:
         "--speed",
         "--no-protocol-sessions",
         "--data-dir",
+        "--allow-host",
     ):
         assert option in result.stdout
 

@@ -7,12 +7,14 @@ values other than ids, timestamps and step texts). Every difference must be in
 loops are replayed as "poll until the recorded final state", then compared with the
 recorded final poll. Scenarios 15 and 16, where the real server deadlocked, check that the
 simulator answers promptly instead.
+
+The recordings are in the repository (``tests/recordings/robot-server-4``) and the scenarios
+are listed here by name: a missing recording fails its test, it is never skipped.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -26,26 +28,42 @@ import websocket
 from ot2_notebook.simulator import SimulatorHandle, start
 from tests.conftest import Api, wait_until
 
-
-def _find_recordings() -> Path | None:
-    """The recordings are reference data kept beside the repository (not copied into it)."""
-    here = Path(__file__).resolve()
-    candidates = [
-        os.environ.get("OT2_RECORDINGS", ""),
-        here.parents[2] / "shared" / "reference" / "robot-server-4",
-        "/work/shared/reference/robot-server-4",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "01_seed_happy_path.json").is_file():
-            return Path(candidate)
-    return None
-
-
-RECORDINGS = _find_recordings()
-pytestmark = pytest.mark.skipif(
-    RECORDINGS is None,
-    reason="the robot-server 4.7 recordings were not found (set OT2_RECORDINGS to their folder)",
+#: The exchanges recorded with the real robot-server 4.7.0 (``tests/recordings/README.md``).
+RECORDINGS = Path(__file__).resolve().parent / "recordings" / "robot-server-4"
+#: Every recorded scenario replayed by ``test_replay``, by name, so that a missing file fails.
+SCENARIOS = (
+    "00_health_and_feature_flag.json",
+    "01_seed_happy_path.json",
+    "02_version_header.json",
+    "03_unknown_protocol_id.json",
+    "04_unknown_session_id.json",
+    "05_command_errors_and_state_rules.json",
+    "06_upload_same_twice_and_upload_limit.json",
+    "07_protocol_syntax_error.json",
+    "08_protocol_raises_always.json",
+    "09_protocol_raises_at_run_time.json",
+    "10_upload_txt_as_protocol.json",
+    "11_second_session_while_one_exists.json",
+    "12_pause_resume_cancel_during_run.json",
+    "13_delete_session_while_running.json",
+    "14_notifications_websocket.json",
+    "15_cancel_while_paused_hangs_server.json",
+    "16_delete_while_paused_hangs_server.json",
 )
+#: The recorded OpenAPI document, compared by ``test_openapi_lists_the_recorded_routes``.
+OPENAPI_RECORDING = "17_openapi_spec.json"
+
+
+def load_recording(name: str) -> dict[str, Any]:
+    path = RECORDINGS / name
+    if not path.is_file():
+        pytest.fail(
+            f"The recording {path} is missing: the robot-server 4.7 recordings belong in "
+            "tests/recordings/robot-server-4 (see tests/recordings/README.md); restore them "
+            "from the repository (git checkout -- tests/recordings)."
+        )
+    return dict(json.loads(path.read_text()))
+
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
@@ -227,10 +245,13 @@ def _poll_group(note: str | None) -> str | None:
     return None
 
 
-def _scenarios() -> list[str]:
-    if RECORDINGS is None:
-        return []
-    return sorted(p.name for p in RECORDINGS.glob("[01][0-9]_*.json") if p.name[:2] != "17")
+def test_every_recording_is_replayed() -> None:
+    """The list above is the folder's content: no recording is missing or left out."""
+    on_disk = {p.name for p in RECORDINGS.glob("*.json")}
+    expected = {*SCENARIOS, OPENAPI_RECORDING}
+    assert on_disk == expected, (
+        f"missing: {sorted(expected - on_disk)}; not replayed: {sorted(on_disk - expected)}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -283,9 +304,9 @@ def _state(body: Any) -> str | None:
         return None
 
 
-@pytest.mark.parametrize("scenario", _scenarios())
+@pytest.mark.parametrize("scenario", SCENARIOS)
 def test_replay(scenario: str, replayer: Replayer) -> None:
-    recording = json.loads((RECORDINGS / scenario).read_text())
+    recording = load_recording(scenario)
     if scenario.startswith(("15_", "16_")):
         _replay_deadlock(recording, replayer)
         return
@@ -361,7 +382,7 @@ def _replay_websocket(recording: dict[str, Any], url: str) -> None:
 
 
 def test_openapi_lists_the_recorded_routes(replay_sim: SimulatorHandle) -> None:
-    recording = json.loads((RECORDINGS / "17_openapi_spec.json").read_text())
+    recording = load_recording(OPENAPI_RECORDING)
     recorded = recording["exchanges"][0]["response"]["json"]["paths"]
     reply = requests.get(replay_sim.url + "/openapi.json", timeout=10)
     assert reply.status_code == 200, "the route needs no version header"

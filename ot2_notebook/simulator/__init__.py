@@ -33,8 +33,9 @@ def start(
     ``max_api_level`` (e.g. ``"2.11"``, the limit of robot software 4.7),
     ``protocol_sessions`` (the feature flag, on), ``session_events`` (publish the
     ``session_events`` topic, on; off imitates a real 4.x robot), ``data_dir``,
-    ``startup_timeout`` (s). Returns a handle with ``.url`` and ``.stop()``; it is also a
-    context manager.
+    ``allow_hosts`` (names served besides this machine's loopback names, as
+    ``--allow-host``), ``startup_timeout`` (s). Returns a handle with ``.url`` and
+    ``.stop()``; it is also a context manager.
 
     ``python`` (the interpreter of an environment with the simulator), ``command`` (an argv
     string that runs it) and ``progress`` (called with one-line messages while an

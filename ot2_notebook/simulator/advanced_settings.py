@@ -2,6 +2,7 @@
 
 Only ``enableHttpProtocolSessions`` changes the simulator's behaviour; the others are kept
 so that clients listing or toggling them see what a real robot shows (recording 00).
+``AdvancedSettings`` is the one place the flag is stored; the session manager asks it.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from typing import Any
+
+from ot2_notebook.simulator.errors import InvalidRequest
 
 PROTOCOL_SESSIONS = "enableHttpProtocolSessions"
 
@@ -110,15 +113,18 @@ class AdvancedSettings:
         with self._lock:
             return bool(self._values[PROTOCOL_SESSIONS])
 
-    def set(self, setting_id: str, value: bool | None) -> bool:
+    def set(self, setting_id: str, value: bool | None) -> None:
+        """Change a setting (``None`` restores its default); 422 for an unknown id."""
         with self._lock:
             if setting_id not in self._values:
-                return False
+                raise InvalidRequest.at(
+                    f"There is no setting '{setting_id}'; GET /settings lists them.",
+                    pointer="/id",
+                )
             self._values[setting_id] = value
             # as on the robot, changing such a setting offers a restart (it is not needed:
             # the simulator applies every change at once)
             self._restart_pending |= _BY_ID[setting_id].restart_required
-            return True
 
     def to_json(self) -> dict[str, Any]:
         with self._lock:

@@ -9,14 +9,18 @@ server failure.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ot2_notebook.simulator.workers import messages
+from ot2_notebook.simulator.workers.messages import JobMode, JobResult, ProbeJob, ProbeResult, Step
 from ot2_notebook.simulator.workers.pool import WorkerDied, WorkerPool, WorkerTimeout, run_to_result
 
 EMPTY_EQUIPMENT: dict[str, list[Any]] = {"pipettes": [], "labware": [], "modules": []}
+
+#: The opentrons releases the simulator is tested with, lowest and highest.
+TESTED_OPENTRONS = ("8.0.0", "8.8.2")
 
 
 @dataclass(frozen=True)
@@ -24,8 +28,8 @@ class Analysis:
     metadata: dict[str, Any]
     equipment: dict[str, list[Any]]
     errors: list[dict[str, Any]]
-    #: Step events (``messages.step_start``/``step_end`` tuples) in the order they happened.
-    steps: list[tuple[Any, ...]] = field(default_factory=list)
+    #: Step events in the order they happened.
+    steps: tuple[Step, ...] = ()
     step_count: int = 0
     estimated_duration: float | None = None
     output: str = ""
@@ -35,20 +39,16 @@ class Analysis:
         return not self.errors
 
     @classmethod
-    def from_result(cls, result: dict[str, Any]) -> Analysis:
-        errors = list(result.get("errors") or [])
+    def from_result(cls, result: JobResult) -> Analysis:
+        errors = list(result.errors)
         return cls(
-            metadata=dict(result.get("metadata") or {}),
-            equipment=EMPTY_EQUIPMENT
-            if errors
-            else dict(result.get("equipment") or EMPTY_EQUIPMENT),
+            metadata=dict(result.metadata),
+            equipment=EMPTY_EQUIPMENT if errors else dict(result.equipment or EMPTY_EQUIPMENT),
             errors=errors,
-            steps=list(result.get("steps") or []),
-            step_count=int(result.get("step_count") or 0),
-            estimated_duration=(
-                None if errors else round(float(result.get("estimated_duration") or 0), 3)
-            ),
-            output=str(result.get("output") or ""),
+            steps=result.steps,
+            step_count=result.step_count,
+            estimated_duration=None if errors else round(result.estimated_duration, 3),
+            output=result.output,
         )
 
     @classmethod
@@ -76,6 +76,21 @@ def crash_error(exc: WorkerDied) -> tuple[str, str]:
     )
 
 
+class UnsupportedOpentrons(RuntimeError):
+    """The workers' opentrons lacks internals the simulator needs (``workers/internals.py``)."""
+
+    def __init__(self, probe: ProbeResult) -> None:
+        lowest, highest = TESTED_OPENTRONS
+        lines = "\n".join(f"  - {item}" for item in probe.missing)
+        super().__init__(
+            f"ot2-sim cannot simulate with opentrons {probe.opentrons_version} (Python "
+            f"{probe.python}): it lacks what the simulated robot relies on:\n{lines}\n"
+            f"ot2-sim is tested with opentrons {lowest} to {highest}; install one of those in "
+            f"the simulator's environment (pip install 'opentrons>={lowest},<={highest}')."
+        )
+        self.probe = probe
+
+
 class Analyzer:
     """Runs analyses on the worker pool, at most ``concurrency`` at a time."""
 
@@ -93,25 +108,24 @@ class Analyzer:
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
 
     def analyse(
-        self, directory: Path, protocol_file: str, mode: str = messages.ANALYSE
+        self, directory: Path, protocol_file: str, mode: JobMode = messages.ANALYSE
     ) -> Analysis:
         """Blocking: call from a thread, not the event loop."""
+        job = messages.Job(mode, str(directory), protocol_file, max_api_level=self.max_api_level)
         with self._slots:
             worker = self.pool.acquire()
             try:
-                result = run_to_result(
-                    worker,
-                    messages.job(
-                        mode, str(directory), protocol_file, max_api_level=self.max_api_level
-                    ),
-                    self.timeout,
-                )
+                result = run_to_result(worker, job, self.timeout, JobResult)
             except WorkerTimeout:
                 return Analysis.failed(*timeout_error(self.timeout))
             except WorkerDied as exc:
                 return Analysis.failed(*crash_error(exc))
         return Analysis.from_result(result)
 
-    def probe(self) -> dict[str, Any]:
-        worker = self.pool.acquire()
-        return run_to_result(worker, {"mode": messages.PROBE}, self.timeout)
+    def probe(self) -> ProbeResult:
+        """What the workers' opentrons is, and which of the internals it lacks; raises
+        ``UnsupportedOpentrons`` when it lacks any."""
+        result = run_to_result(self.pool.acquire(), ProbeJob(), self.timeout, ProbeResult)
+        if result.missing:
+            raise UnsupportedOpentrons(result)
+        return result

@@ -1,4 +1,4 @@
-"""The ASGI application: routes, error envelopes, middleware, and the robot's lifespan."""
+"""The ASGI application: routes, error handlers, middleware, and the robot's lifespan."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from ot2_notebook._version import __version__
-from ot2_notebook.simulator.api import errors, health, notifications, protocols, sessions, settings
+from ot2_notebook.simulator.analysis import UnsupportedOpentrons
+from ot2_notebook.simulator.api import (
+    handlers,
+    health,
+    notifications,
+    protocols,
+    sessions,
+    settings,
+)
+from ot2_notebook.simulator.api.local_only import HostPolicy, LocalOnly
 from ot2_notebook.simulator.api.middleware import BodySizeLimit, VersionHeaders
 from ot2_notebook.simulator.config import SimulatorConfig
 from ot2_notebook.simulator.robot import SimulatedRobot
@@ -20,7 +29,9 @@ log = logging.getLogger("ot2_notebook.simulator")
 DESCRIPTION = """\
 A simulated Opentrons OT-2 speaking the robot software 4.x HTTP API ("experimental
 protocol sessions") and its notification feed, backed by the real `opentrons` OT-2
-simulation. Every request needs the `Opentrons-Version` header (2, or `*`).
+simulation. Every request needs the `Opentrons-Version` header (2, or `*`). Only this
+machine's own programs and pages are served: a `Host` that does not name this machine, or
+the `Origin` of another site's page, is refused with 403.
 """
 
 
@@ -30,8 +41,13 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(robot.start)
-        log.info("ready: opentrons %s", robot.info.get("opentrons_version"))
+        try:
+            await run_in_threadpool(robot.start)
+        except UnsupportedOpentrons as exc:
+            app.state.startup_error = str(exc)  # ot2-sim repeats it last, after uvicorn's report
+            await run_in_threadpool(robot.stop)
+            raise
+        log.info("ready: opentrons %s", robot.info.opentrons_version if robot.info else "?")
         try:
             yield
         finally:
@@ -44,9 +60,13 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.robot = robot
-    errors.install(app)
+    app.state.startup_error = None
+    handlers.install(app)
     for module in (health, settings, protocols, sessions, notifications):
         app.include_router(module.router)
+    # the last added runs first: version headers on every answer, then the Host and Origin
+    # check before anything is read, then the bound on the body's size
     app.add_middleware(BodySizeLimit, max_bytes=config.limits.max_request_bytes)
+    app.add_middleware(LocalOnly, policy=HostPolicy.build(config.host, config.allow_hosts))
     app.add_middleware(VersionHeaders)
     return app

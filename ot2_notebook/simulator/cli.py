@@ -1,4 +1,4 @@
-"""``ot2-sim``: run the simulated robot in the foreground."""
+"""``ot2-sim``: the command line of the simulated robot, which it runs in the foreground."""
 
 from __future__ import annotations
 
@@ -8,22 +8,26 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ot2_notebook.simulator.config import DEFAULT_PORT, Limits, SimulatorConfig
+
+if TYPE_CHECKING:  # imported when the server starts, so that --help answers at once
+    import uvicorn
 
 log = logging.getLogger("ot2_notebook.simulator")
 
 
-def _positive(kind: type) -> object:
-    def parse(text: str) -> float | int:
+def _positive(kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
         value = kind(text)
         if value <= 0:
             raise argparse.ArgumentTypeError(f"must be greater than 0, not {text}")
         return value
 
-    parse.__name__ = kind.__name__
+    parse.__name__ = getattr(kind, "__name__", "value")
     return parse
 
 
@@ -47,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="address to listen on (default 127.0.0.1; the API has no "
         "authentication, so other addresses expose it to the network)",
+    )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also serve requests whose Host is NAME (a host name or address; repeatable; "
+        "'*' for any). Loopback names and addresses and the --host address are always "
+        "served; requests from other sites' web pages (Origin) never are",
     )
     parser.add_argument(
         "--port",
@@ -132,6 +145,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         session_events=not args.no_session_events,
         data_dir=args.data_dir,
         spare_workers=max(0, args.spare_workers),
+        allow_hosts=tuple(args.allow_host),
         limits=Limits(
             max_file_bytes=min(Limits().max_file_bytes, max_request), max_request_bytes=max_request
         ),
@@ -143,14 +157,14 @@ def bind(host: str, port: int) -> socket.socket:
     return socket.create_server((host, port), family=family, backlog=128)
 
 
-def _exit_with_parent(server: object, fd: int) -> None:
+def _exit_with_parent(server: uvicorn.Server, fd: int) -> None:
     def watch() -> None:
         try:
             while os.read(fd, 1):
                 pass
         except OSError:
             pass
-        server.should_exit = True  # type: ignore[attr-defined]
+        server.should_exit = True
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
@@ -165,6 +179,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "this address can upload and run protocols. Use --host 127.0.0.1 unless you mean it.",
             config.host,
         )
+        if config.host in ("0.0.0.0", "::", "") and not config.allow_hosts:
+            log.warning(
+                "requests are served only when their Host names this machine by a loopback "
+                "name or the --host address; name what other machines use with --allow-host "
+                "NAME (e.g. the machine's address on the network)."
+            )
 
     import uvicorn
 
@@ -200,7 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("listening on http://%s:%s (starting workers...)", shown, port)
     if args.parent_pipe is not None:
         _exit_with_parent(server, args.parent_pipe)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:  # uvicorn exits when the lifespan fails: say why, last, plainly
+        if app.state.startup_error:
+            log.error("%s", app.state.startup_error)
+        raise
     return 0 if server.started else 1
 
 

@@ -1,12 +1,27 @@
-"""Settings of one simulated robot, from the command line or ``start()``."""
+"""Settings of one simulated robot, from the command line or ``start()`` (standard library only)."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_PORT = 31950
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+LOCALHOST = "localhost"
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ``::1``, IPv4-mapped 127.x)."""
+    host = host.strip().lower().removeprefix("[").removesuffix("]")
+    if host in (LOCALHOST, LOCALHOST + "."):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 @dataclass(frozen=True)
@@ -42,7 +57,10 @@ class SimulatorConfig:
     spare_workers: int = 2
     worker_memory_mb: int = 2048
     limits: Limits = field(default_factory=Limits)
+    #: Host names (or addresses) served besides loopback and ``host`` (``--allow-host``);
+    #: ``"*"`` serves any ``Host``. Foreign ``Origin`` headers are refused regardless.
+    allow_hosts: tuple[str, ...] = ()
 
     @property
     def is_loopback(self) -> bool:
-        return self.host in LOOPBACK_HOSTS
+        return is_loopback_host(self.host)

@@ -115,11 +115,18 @@ def _arguments(options: dict[str, Any]) -> list[str]:
         elif name == "session_events":
             if not value:
                 args.append("--no-session-events")
+        elif name == "allow_hosts":
+            if isinstance(value, str):
+                raise TypeError("start(allow_hosts=...) takes a list of names, not one string")
+            for host in value or ():
+                args += ["--allow-host", str(host)]
         elif name in _OPTION_FLAGS:
             if value is not None:
                 args += [_OPTION_FLAGS[name], str(value)]
         else:
-            known = ", ".join(sorted([*_OPTION_FLAGS, "protocol_sessions", "session_events"]))
+            known = ", ".join(
+                sorted([*_OPTION_FLAGS, "allow_hosts", "protocol_sessions", "session_events"])
+            )
             raise TypeError(f"start() got an unknown option {name!r}; known options: {known}")
     return args
 

@@ -1,10 +1,11 @@
 """Uploaded protocols and their files on disk, with the robot's rules and the simulator's bounds.
 
-Every file lives in ``<data dir>/protocols/<id>/<name>``. Names are plain base names,
-checked here, next to the code that writes: nothing can be written outside the data
-folder. A protocol becomes visible only once its analysis is done (the real robot answers
-the upload after analysing), but its id counts against the upload limit from the moment
-the upload is accepted, so concurrent uploads cannot exceed the limit.
+Every file lives in ``<data dir>/protocols/<id>/<name>``. Names are plain base names
+(``ot2_notebook/names.py``, the rules every layer shares), checked here, next to the code
+that writes: nothing can be written outside the data folder. A protocol becomes visible only
+once its analysis is done (the real robot answers the upload after analysing), but its id
+counts against the upload limit from the moment it is reserved, so concurrent uploads cannot
+exceed the limit. The steps of an upload are put together by ``uploads.py``.
 """
 
 from __future__ import annotations
@@ -13,24 +14,22 @@ import os
 import shutil
 import tempfile
 import threading
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ot2_notebook import names
 from ot2_notebook.simulator.analysis import Analysis
-from ot2_notebook.simulator.api.errors import (
+from ot2_notebook.simulator.config import Limits
+from ot2_notebook.simulator.errors import (
     ActionForbidden,
     InvalidRequest,
     PayloadTooLarge,
     ResourceExists,
     ResourceNotFound,
 )
-from ot2_notebook.simulator.config import Limits
-
-_MAX_NAME_LENGTH = 255
 
 
 @dataclass(frozen=True)
@@ -71,29 +70,10 @@ def _utcnow() -> datetime:
 
 def check_file_name(name: str | None, what: str) -> str:
     """A plain base name, or a 422 that says what is wrong with it."""
-    if not name:
-        raise InvalidRequest.at(f"The {what} has no file name; give every file a name.")
-    problem = None
-    if "/" in name or "\\" in name:
-        problem = "contains a folder separator"
-    elif name in (".", "..") or name.startswith("."):
-        problem = "starts with '.'"
-    elif any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
-        problem = "contains control characters"
-    elif len(name.encode("utf-8", "surrogatepass")) > _MAX_NAME_LENGTH:
-        problem = f"is longer than {_MAX_NAME_LENGTH} bytes"
-    if problem:
-        raise InvalidRequest.at(
-            f"The {what} name {name!r} {problem}; use a plain file name such as 'helpers.py', "
-            "without folders or '..'."
-        )
-    return name
-
-
-def protocol_id_for(file_name: str) -> str:
-    """``my_protocol.py`` -> ``my_protocol``; ``protocol.ot2.py`` -> ``protocol.ot2``."""
-    stem, dot, _suffix = file_name.rpartition(".")
-    return stem if dot and stem else file_name
+    try:
+        return names.plain_name(name, what)
+    except ValueError as exc:
+        raise InvalidRequest.at(str(exc)) from None
 
 
 def check_protocol_text(upload: UploadedFile) -> None:
@@ -167,7 +147,7 @@ class ProtocolStore:
             seen.add(item.name)
             self._check_size(item)
         check_protocol_text(protocol)
-        return protocol_id_for(protocol.name)
+        return names.protocol_id_for(protocol.name)
 
     def _check_size(self, item: UploadedFile) -> None:
         if len(item.content) > self.limits.max_file_bytes:

@@ -1,6 +1,8 @@
-"""One simulated robot: its data folder, worker pool, protocol store, sessions and feed.
+"""One simulated robot: builds its parts from a ``SimulatorConfig`` and wires them together.
 
-Built from a ``SimulatorConfig``; ``start()`` and ``stop()`` run in the ASGI lifespan.
+The data folder, worker pool, analyzer, protocol store and uploads, session runner and
+manager, settings and notification feed are made here, each handed the others it needs
+(nothing else constructs them). ``start()`` and ``stop()`` run in the ASGI lifespan.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from ot2_notebook.simulator.notifications import NotificationHub
 from ot2_notebook.simulator.protocol_store import ProtocolStore
 from ot2_notebook.simulator.runner import SessionRunner
 from ot2_notebook.simulator.sessions import SessionManager
+from ot2_notebook.simulator.uploads import ProtocolUploads
+from ot2_notebook.simulator.workers.messages import ProbeResult
 from ot2_notebook.simulator.workers.pool import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -74,24 +78,34 @@ class SimulatedRobot:
         self.protocols = ProtocolStore(
             self.data_dir / "protocols", max_protocols=config.max_protocols, limits=config.limits
         )
-        self.sessions = SessionManager(
-            self.data_dir / "sessions", self.hub, simulate_wait=config.analysis_timeout
-        )
-        self.sessions.protocol_sessions_enabled = self.settings.protocol_sessions_enabled
+        self.uploads = ProtocolUploads(self.protocols, self.analyzer)
         self.runner = SessionRunner(
-            self.sessions,
             self.analyzer,
             self.pool,
             speed=config.speed,
             stall_timeout=config.analysis_timeout,
         )
-        self.info: dict[str, Any] = {}
+        self.sessions = SessionManager(
+            self.data_dir / "sessions",
+            self.hub,
+            self.runner,
+            settings=self.settings,
+            protocols=self.protocols,
+            simulate_wait=config.analysis_timeout,
+        )
+        self.info: ProbeResult | None = None
 
     def start(self) -> None:
-        """Start the warm worker pool (imports opentrons once) and learn its versions."""
+        """Start the warm worker pool (imports opentrons once), learn its versions and check
+        the opentrons internals the workers rely on (``UnsupportedOpentrons`` if any is
+        missing)."""
         self.pool.start(wait=True)
         self.info = self.analyzer.probe()
-        log.info("workers ready: opentrons %s", self.info.get("opentrons_version"))
+        log.info(
+            "workers ready: opentrons %s, Python %s",
+            self.info.opentrons_version,
+            self.info.python,
+        )
 
     def stop(self) -> None:
         self.hub.close_all()
@@ -103,7 +117,7 @@ class SimulatedRobot:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def max_api_version(self) -> list[int]:
-        simulated = list(self.info.get("max_api_version", [2, 0]))
+        simulated = list(self.info.max_api_version if self.info else (2, 0))
         if self.config.max_api_level is None:
             return simulated
         return min(simulated, list(self.config.max_api_level))
@@ -118,7 +132,9 @@ class SimulatedRobot:
             "logs": ["/logs/serial.log", "/logs/api.log", "/logs/server.log"],
             "system_version": "0.0.0",
             "maximum_protocol_api_version": self.max_api_version(),
-            "minimum_protocol_api_version": self.info.get("min_api_version", [2, 0]),
+            "minimum_protocol_api_version": list(
+                self.info.min_api_version if self.info else (2, 0)
+            ),
             "links": {
                 "apiLog": "/logs/api.log",
                 "serialLog": "/logs/serial.log",
@@ -129,8 +145,8 @@ class SimulatedRobot:
             "simulator": {
                 "name": "ot2-sim",
                 "version": __version__,
-                "opentrons_version": self.info.get("opentrons_version"),
-                "python_version": self.info.get("python"),
+                "opentrons_version": self.info.opentrons_version if self.info else None,
+                "python_version": self.info.python if self.info else None,
                 "max_protocols": self.config.max_protocols,
                 "speed": self.config.speed,
                 "session_events": self.config.session_events,

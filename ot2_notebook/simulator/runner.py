@@ -5,22 +5,86 @@ from the worker as it happens; pause and resume travel to the worker, which stop
 steps (or mid-step while pacing) and acknowledges, and only then does the state change.
 Cancel kills the worker, so it takes effect at once whatever the protocol is doing, and
 the server never waits for the protocol (the real 4.7 server did, and could deadlock).
+
+The runner owns no session state and changes none: it tells a ``SessionReports`` (the
+session manager) what happened, and the manager decides what that means for the session.
+It knows a session only as a ``SessionJob``, so it does not import the manager.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
-from ot2_notebook import session_states as states
-from ot2_notebook.simulator.analysis import Analyzer, crash_error, timeout_error
-from ot2_notebook.simulator.notifications import SESSION_EVENTS
-from ot2_notebook.simulator.sessions import ProtocolSession, SessionManager, iso
+from ot2_notebook.simulator.analysis import Analysis, Analyzer, crash_error, timeout_error
 from ot2_notebook.simulator.workers import messages
+from ot2_notebook.simulator.workers.messages import (
+    Control,
+    JobResult,
+    Paused,
+    Resumed,
+    Step,
+    Waiting,
+)
 from ot2_notebook.simulator.workers.pool import Worker, WorkerDied, WorkerPool, WorkerTimeout
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionJob:
+    """What the runner knows of a session: where its files are, and the lock that keeps its
+    jobs (load, simulate, run) one at a time."""
+
+    session_id: str
+    directory: Path
+    protocol_file: str
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+
+
+class SessionReports(Protocol):
+    """What the runner reports, to the one who owns the sessions (``SessionManager``).
+
+    Every report names the session; run reports also carry the run's ``RunHandle``, so
+    that the owner can ignore reports from a run it has cancelled or replaced.
+    """
+
+    def is_live(self, session_id: str) -> bool:
+        """Whether the session still exists (a job for a deleted one is skipped)."""
+
+    def simulated(self, session_id: str, analysis: Analysis | None, *, is_load: bool) -> None:
+        """A load (``is_load``) or ``startSimulate`` ended; ``None``: it did not simulate."""
+
+    def run_started(self, session_id: str, handle: RunHandle) -> bool:
+        """The run is about to start in a worker; ``False``: it is no longer wanted."""
+
+    def run_step(self, session_id: str, handle: RunHandle, step: Step) -> None:
+        """A step of the run started or ended."""
+
+    def run_paused(self, session_id: str, handle: RunHandle) -> None:
+        """The worker acknowledged a pause (a command, or ``ctx.pause()``)."""
+
+    def run_resumed(self, session_id: str, handle: RunHandle) -> None:
+        """The worker acknowledged a resume."""
+
+    def run_finished(self, session_id: str, handle: RunHandle, step_count: int) -> None:
+        """The protocol ran to its end."""
+
+    def run_failed(
+        self,
+        session_id: str,
+        handle: RunHandle,
+        errors: list[dict[str, Any]],
+        step_count: int | None = None,
+    ) -> None:
+        """The run stopped with an error (the protocol's, or its worker's end)."""
+
+    def run_ended(self, session_id: str, handle: RunHandle) -> None:
+        """The run's thread is done, whatever happened (always the last report of a run)."""
 
 
 class RunHandle:
@@ -30,7 +94,7 @@ class RunHandle:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._worker: Worker | None = None
-        self._pending: list[str] = []
+        self._pending: list[Control] = []
         self.cancelled = False
 
     def attach(self, worker: Worker) -> bool:
@@ -43,7 +107,7 @@ class RunHandle:
             self._send(worker, control)
         return True
 
-    def _control(self, control: str) -> None:
+    def _control(self, control: Control) -> None:
         with self._lock:
             worker = self._worker
             if worker is None:
@@ -52,17 +116,17 @@ class RunHandle:
         self._send(worker, control)
 
     @staticmethod
-    def _send(worker: Worker, control: str) -> None:
+    def _send(worker: Worker, control: Control) -> None:
         try:
             worker.send(control)
         except WorkerDied:  # the run is ending anyway; its thread reports how
             pass
 
-    def control_pause(self) -> None:
-        self._control(messages.PAUSE)
+    def pause(self) -> None:
+        self._control(messages.Pause())
 
-    def control_resume(self) -> None:
-        self._control(messages.RESUME)
+    def resume(self) -> None:
+        self._control(messages.Resume())
 
     def cancel(self) -> None:
         with self._lock:
@@ -75,197 +139,135 @@ class RunHandle:
 class SessionRunner:
     def __init__(
         self,
-        manager: SessionManager,
         analyzer: Analyzer,
         pool: WorkerPool,
         *,
         speed: float | None,
         stall_timeout: float,
     ) -> None:
-        self.manager = manager
         self.analyzer = analyzer
         self.pool = pool
         self.speed = speed
         self.stall_timeout = stall_timeout
         self._threads: set[threading.Thread] = set()
-        self._threads_lock = threading.Lock()
-        manager.runner = self
+        self._runs: set[RunHandle] = set()
+        self._lock = threading.Lock()
 
     # -- jobs ----------------------------------------------------------------------------
-    def _spawn(self, name: str, target: Any, *args: Any) -> None:
+    def _spawn(self, name: str, target: Callable[..., None], *args: Any) -> None:
         def body() -> None:
             try:
                 target(*args)
             except Exception:  # a bug here must not kill the server; it is logged
                 log.exception("session job %s failed", name)
             finally:
-                with self._threads_lock:
+                with self._lock:
                     self._threads.discard(threading.current_thread())
 
         thread = threading.Thread(target=body, name=name, daemon=True)
-        with self._threads_lock:
+        with self._lock:
             self._threads.add(thread)
         thread.start()
 
-    def load(self, session: ProtocolSession) -> None:
-        self._spawn(f"load-{session.id[:8]}", self._simulate, session, True)
+    def load(self, job: SessionJob, reports: SessionReports) -> None:
+        """Simulate the protocol once for a new session (its load), in the background."""
+        self._spawn(f"load-{job.session_id[:8]}", self._simulate, job, reports, True)
 
-    def simulate(self, session: ProtocolSession) -> None:
-        self._spawn(f"simulate-{session.id[:8]}", self._simulate, session, False)
+    def simulate(self, job: SessionJob, reports: SessionReports) -> None:
+        """``protocol.startSimulate``, in the background."""
+        self._spawn(f"simulate-{job.session_id[:8]}", self._simulate, job, reports, False)
 
-    def run(self, session: ProtocolSession) -> None:
-        """Called with the manager lock held, right after the state became ``running``."""
+    def run(self, job: SessionJob, reports: SessionReports) -> RunHandle:
+        """Start a run in the background; its handle pauses, resumes and cancels it."""
         handle = RunHandle()
-        session.run = handle
-        self._spawn(f"run-{session.id[:8]}", self._run, session, handle)
+        with self._lock:
+            self._runs.add(handle)
+        self._spawn(f"run-{job.session_id[:8]}", self._run, job, reports, handle)
+        return handle
 
     # -- load and simulate ---------------------------------------------------------------
-    def _simulate(self, session: ProtocolSession, is_load: bool) -> None:
+    def _simulate(self, job: SessionJob, reports: SessionReports, is_load: bool) -> None:
+        analysis: Analysis | None = None
         try:
-            self._simulate_locked(session, is_load)
+            with job.lock:
+                if reports.is_live(job.session_id):
+                    analysis = self.analyzer.analyse(
+                        job.directory, job.protocol_file, messages.SIMULATE
+                    )
         finally:
-            session.simulation_done.set()
-
-    def _simulate_locked(self, session: ProtocolSession, is_load: bool) -> None:
-        with session.job_lock:
-            if not self.manager.is_live(session):
-                return
-            analysis = self.analyzer.analyse(
-                session.directory, session.protocol_file, messages.SIMULATE
-            )
-            with self.manager.lock:
-                if not self.manager.is_live(session):
-                    return
-                base = session.last_command_number
-                for step in analysis.steps:
-                    session.events.append(self._event(base, step))
-                session.last_command_number = base + analysis.step_count
-                if analysis.errors:
-                    session.errors = analysis.errors
-                    self.manager.set_state(session, states.ERROR)
-                elif is_load:
-                    session.total_steps = analysis.step_count
-                    self.manager.set_state(session, states.LOADED)
-
-    @staticmethod
-    def _event(base: int, step: tuple[Any, ...]) -> dict[str, Any]:
-        _kind, phase, index, name, text, _depth, timestamp = step
-        return {
-            "source": "protocol",
-            "event": f"{name}.{phase}",
-            "timestamp": iso(timestamp),
-            "commandId": str(base + index),
-            "params": {"text": text} if phase == "start" else None,
-            "result": None,
-        }
+            reports.simulated(job.session_id, analysis, is_load=is_load)
 
     # -- runs ----------------------------------------------------------------------------
-    def _run(self, session: ProtocolSession, handle: RunHandle) -> None:
-        with session.job_lock:
-            if handle.cancelled or not self.manager.is_live(session):
-                return
-            worker = self.pool.acquire()
-            try:
-                if not handle.attach(worker):
+    def _run(self, job: SessionJob, reports: SessionReports, handle: RunHandle) -> None:
+        try:
+            with job.lock:
+                if handle.cancelled or not reports.run_started(job.session_id, handle):
                     return
-                self._stream(session, handle, worker)
-            finally:
-                worker.kill()
-                with self.manager.lock:
-                    if session.run is handle:
-                        session.run = None
+                worker = self.pool.acquire()
+                try:
+                    if handle.attach(worker):
+                        self._stream(job, reports, handle, worker)
+                finally:
+                    worker.kill()
+        finally:
+            with self._lock:
+                self._runs.discard(handle)
+            reports.run_ended(job.session_id, handle)
 
-    def _stream(self, session: ProtocolSession, handle: RunHandle, worker: Worker) -> None:
-        manager = self.manager
-        base = session.last_command_number
-        texts: dict[int, str] = {}
-        steps = 0
+    def _stream(
+        self, job: SessionJob, reports: SessionReports, handle: RunHandle, worker: Worker
+    ) -> None:
+        session_id = job.session_id
         timeout: float | None = self.stall_timeout
         try:
             worker.send(
-                messages.job(
+                messages.Job(
                     messages.RUN,
-                    str(session.directory),
-                    session.protocol_file,
+                    str(job.directory),
+                    job.protocol_file,
                     self.speed,
                     self.analyzer.max_api_level,
                 )
             )
-            while True:
+            while not handle.cancelled:
                 message = worker.recv(timeout)
-                kind = message[0]
                 timeout = self.stall_timeout
-                if kind == messages.STEP:
-                    _kind, phase, index, _name, text, _depth, _t = message
-                    steps = max(steps, index)
-                    if phase == "start":
-                        texts[index] = text
-                    with manager.lock:
-                        if handle.cancelled:
-                            return
-                        session.events.append(self._event(base, message))
-                        session.last_command_number = max(session.last_command_number, base + index)
-                        self._publish_step(session, base, message, texts.get(index))
-                elif kind == messages.WAIT:
-                    timeout = float(message[1]) + self.stall_timeout
-                elif kind == messages.PAUSED:
-                    timeout = None  # a paused run may wait for the user indefinitely
-                    with manager.lock:
-                        if not handle.cancelled:
-                            manager.set_state(session, states.PAUSED)
-                elif kind == messages.RESUMED:
-                    with manager.lock:
-                        if not handle.cancelled:
-                            manager.set_state(session, states.RUNNING)
-                elif kind == messages.RESULT:
-                    result = message[1]
-                    with manager.lock:
-                        if handle.cancelled:
-                            return
-                        session.last_command_number = base + int(result.get("step_count") or steps)
-                        errors = list(result.get("errors") or [])
-                        if errors:
-                            session.errors = errors
-                            manager.set_state(session, states.ERROR)
-                        else:
-                            manager.set_state(session, states.FINISHED)
-                    return
+                match message:
+                    case Step():
+                        reports.run_step(session_id, handle, message)
+                    case Waiting(seconds=seconds):
+                        timeout = seconds + self.stall_timeout
+                    case Paused():
+                        timeout = None  # a paused run may wait for the user indefinitely
+                        reports.run_paused(session_id, handle)
+                    case Resumed():
+                        reports.run_resumed(session_id, handle)
+                    case JobResult(errors=errors, step_count=step_count) if errors:
+                        reports.run_failed(session_id, handle, list(errors), step_count)
+                        return
+                    case JobResult(step_count=step_count):
+                        reports.run_finished(session_id, handle, step_count)
+                        return
+                    case _:
+                        raise TypeError(f"unexpected message from a worker: {message!r}")
         except (WorkerDied, WorkerTimeout) as exc:
             if handle.cancelled:
                 return
             if isinstance(exc, WorkerTimeout):
-                kind_, text_ = timeout_error(self.stall_timeout)
-                text_ = text_.replace("finish simulating", "make progress")
+                kind, text = timeout_error(self.stall_timeout)
+                text = text.replace("finish simulating", "make progress")
             else:
-                kind_, text_ = crash_error(exc)
-            with manager.lock:
-                session.errors = [{"type": kind_, "description": text_}]
-                manager.set_state(session, states.ERROR)
-
-    def _publish_step(
-        self, session: ProtocolSession, base: int, message: tuple[Any, ...], text: str | None
-    ) -> None:
-        _kind, phase, index, name, _text, _depth, _t = message
-        self.manager.hub.publish(
-            SESSION_EVENTS,
-            {
-                "type": "ProtocolStep",
-                "sessionId": session.id,
-                "commandId": str(base + index),
-                "event": f"{name}.{phase}",
-                "text": text,
-                "index": index,
-                "total": session.total_steps,
-            },
-        )
+                kind, text = crash_error(exc)
+            reports.run_failed(session_id, handle, [{"type": kind, "description": text}])
 
     # -- shutdown ------------------------------------------------------------------------
     def stop_all(self, timeout: float = 5.0) -> None:
         """Cancel every run and wait (bounded) for job threads to end."""
-        for session in self.manager.list():
-            if session.run is not None:
-                session.run.cancel()
-        with self._threads_lock:
+        with self._lock:
+            runs = list(self._runs)
+        for handle in runs:
+            handle.cancel()
+        with self._lock:
             threads = list(self._threads)
         for thread in threads:
             thread.join(timeout=timeout)

@@ -12,8 +12,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ot2_notebook.simulator.api.errors import PayloadTooLarge, envelope
 from ot2_notebook.simulator.api.versioning import API_VERSION, MIN_API_VERSION
+from ot2_notebook.simulator.errors import PayloadTooLarge, envelope
 
 
 class VersionHeaders:

@@ -1,18 +1,23 @@
-"""Request bodies, as pydantic models: they validate input and document the OpenAPI schema.
+"""Request bodies and the error envelope, as pydantic models: they validate input and document
+the OpenAPI schema (the success answers are in ``responses.py``).
 
 Unknown fields are ignored, as the real robot ignores them (recording 05: ``startRun``
-with an extra field in its data is accepted).
+with an extra field in its data is accepted): that is pydantic's default, in version 1
+(which opentrons 8.0-8.1 pin) as in 2.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ot2_notebook import session_states as states
 
-CommandName = Literal[states.PROTOCOL_COMMANDS + states.OTHER_SESSION_COMMANDS]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    CommandName = str
+else:  # the names come from the shared state table, so the type checker sees only a str
+    CommandName = Literal[states.PROTOCOL_COMMANDS + states.OTHER_SESSION_COMMANDS]
 SessionTypeName = Literal[
     "calibrationCheck",
     "tipLengthCalibration",
@@ -23,33 +28,29 @@ SessionTypeName = Literal[
 ]
 
 
-class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class CommandData(_Lenient):
+class CommandData(BaseModel):
     command: CommandName = Field(description="The command to execute, e.g. 'protocol.startRun'")
     data: dict[str, Any] = Field(description="The command's parameters ({} for protocol commands)")
 
 
-class CommandRequest(_Lenient):
+class CommandRequest(BaseModel):
     data: CommandData
 
 
-class ProtocolCreateParams(_Lenient):
+class ProtocolCreateParams(BaseModel):
     protocolId: str = Field(description="The id of an uploaded protocol")
 
 
-class SessionCreateData(_Lenient):
+class SessionCreateData(BaseModel):
     sessionType: SessionTypeName
     createParams: ProtocolCreateParams | None = None
 
 
-class SessionCreateRequest(_Lenient):
+class SessionCreateRequest(BaseModel):
     data: SessionCreateData
 
 
-class SettingChange(_Lenient):
+class SettingChange(BaseModel):
     id: str = Field(description="A setting id from GET /settings")
     value: bool | None = Field(description="true, false, or null to restore the default")
 
@@ -83,7 +84,8 @@ class LegacyValidationError(BaseModel):
 
 _DESCRIPTIONS = {
     400: "Outdated Opentrons-Version, or a body that cannot be read",
-    403: "Not allowed now (state, active session, upload limit, feature flag, duplicate id)",
+    403: "Not allowed now (state, active session, upload limit, feature flag, duplicate id), "
+    "or a request from another machine's name or another site's page (Host, Origin)",
     404: "No such protocol or session",
     405: "Method not allowed on this path",
     413: "Upload too large",
@@ -97,5 +99,9 @@ def error_responses(*codes: int, legacy: bool = False) -> dict[int | str, dict[s
         code: {"model": ErrorEnvelope, "description": _DESCRIPTIONS[code]} for code in codes
     }
     if legacy and 422 in codes:
-        responses[422] = {"model": LegacyValidationError, "description": _DESCRIPTIONS[422]}
+        # a malformed request gets the legacy body; a well-formed but wrong one the envelope
+        responses[422] = {
+            "model": LegacyValidationError | ErrorEnvelope,
+            "description": _DESCRIPTIONS[422],
+        }
     return responses

@@ -2,7 +2,8 @@
 
 As on the real robot, the route ignores ``Opentrons-Version``, and a request without a
 topic is refused (closed with code 1008 before the handshake completes, which the client
-sees as HTTP 403).
+sees as HTTP 403). Foreign ``Host`` and ``Origin`` headers are refused before this route
+runs (``api/local_only.py``).
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ import json
 from fastapi import APIRouter, WebSocket
 from starlette.status import WS_1008_POLICY_VIOLATION
 
+from ot2_notebook.simulator.api.dependencies import Hub
+
 router = APIRouter(tags=["Notifications"])
 
 
 @router.websocket("/notifications/subscribe")
-async def subscribe(websocket: WebSocket) -> None:
+async def subscribe(websocket: WebSocket, hub: Hub) -> None:
     topics = [t for t in websocket.query_params.getlist("topic") if t]
     if not topics:
         await websocket.close(code=WS_1008_POLICY_VIOLATION, reason="a topic is required")
         return
-    hub = websocket.app.state.robot.hub
     await websocket.accept()
     subscriber = hub.subscribe(topics)
 

@@ -1,16 +1,22 @@
-"""``/protocols``: upload (with support files), list, get, add or replace a file, delete."""
+"""``/protocols``: upload (with support files), list, get, add or replace a file, delete.
+
+Routes that touch files are plain ``def`` functions, which FastAPI runs in its thread pool:
+writing, analysing and removing never happen on the event loop.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, File, UploadFile
 
-from ot2_notebook.simulator.api.errors import ResourceNotFound
+from ot2_notebook.simulator.api.dependencies import Protocols, Uploads
 from ot2_notebook.simulator.api.models import error_responses
+from ot2_notebook.simulator.api.responses import (
+    ProtocolDeleteResponse,
+    ProtocolListResponse,
+    ProtocolResponse,
+)
 from ot2_notebook.simulator.api.versioning import check_version
 from ot2_notebook.simulator.protocol_store import StoredProtocol, UploadedFile
 
@@ -35,10 +41,9 @@ def _one(stored: StoredProtocol) -> dict[str, Any]:
     return {"data": stored.to_json(), "links": _links(stored.id)}
 
 
-async def _read(upload: UploadFile, max_bytes: int) -> UploadedFile:
-    # read one byte past the bound: enough to know it is too big without reading it all
-    content = await upload.read(max_bytes + 1)
-    return UploadedFile(name=upload.filename or "", content=content)
+def _read(upload: UploadFile, max_bytes: int) -> UploadedFile:
+    # one byte past the bound: enough to know a file is too big without reading all of it
+    return UploadedFile(name=upload.filename or "", content=upload.file.read(max_bytes + 1))
 
 
 @router.post(
@@ -50,68 +55,59 @@ async def _read(upload: UploadFile, max_bytes: int) -> UploadedFile:
         "helpers, CSV/JSON data, labware definitions). The protocol is analysed before the "
         "answer; analysis errors are reported in `errors`, not as an HTTP failure."
     ),
+    response_model=ProtocolResponse,
+    response_model_exclude_unset=True,
 )
-async def create_protocol(
-    request: Request,
+def create_protocol(
+    uploads: Uploads,
     protocolFile: Annotated[UploadFile, File(description="The protocol (.py)")],
     supportFiles: Annotated[list[UploadFile] | None, File(description="Support files")] = None,
-) -> JSONResponse:
-    robot = request.app.state.robot
-    store = robot.protocols
-    limit = store.limits.max_file_bytes
-    protocol = await _read(protocolFile, limit)
-    support = [await _read(item, limit) for item in supportFiles or []]
-    protocol_id = store.check_upload(protocol, support)
-    store.reserve(protocol_id)
-    try:
-        directory = await run_in_threadpool(store.write_files, protocol_id, [protocol, *support])
-        analysis = await run_in_threadpool(robot.analyzer.analyse, directory, protocol.name)
-    except BaseException:
-        store.release(protocol_id)
-        raise
-    stored = store.publish(protocol_id, protocol.name, [s.name for s in support], analysis)
-    return JSONResponse(_one(stored), status_code=201)
+) -> dict[str, Any]:
+    limit = uploads.max_file_bytes
+    protocol = _read(protocolFile, limit)
+    support = [_read(item, limit) for item in supportFiles or []]
+    return _one(uploads.create(protocol, support))
 
 
-@router.get("/protocols", summary="List uploaded protocols")
-async def list_protocols(request: Request) -> dict[str, Any]:
-    stored = request.app.state.robot.protocols.list()
-    return {"data": [p.to_json() for p in stored], "links": LIST_LINKS}
+@router.get(
+    "/protocols",
+    summary="List uploaded protocols",
+    response_model=ProtocolListResponse,
+    response_model_exclude_unset=True,
+)
+async def list_protocols(store: Protocols) -> dict[str, Any]:
+    return {"data": [p.to_json() for p in store.list()], "links": LIST_LINKS}
 
 
-@router.get("/protocols/{protocolId}", summary="Get an uploaded protocol")
-async def get_protocol(protocolId: str, request: Request) -> dict[str, Any]:
-    return _one(request.app.state.robot.protocols.get(protocolId))
+@router.get(
+    "/protocols/{protocolId}",
+    summary="Get an uploaded protocol",
+    response_model=ProtocolResponse,
+    response_model_exclude_unset=True,
+)
+async def get_protocol(protocolId: str, store: Protocols) -> dict[str, Any]:
+    return _one(store.get(protocolId))
 
 
 @router.patch(
     "/protocols/{protocolId}",
     summary="Add or replace one file of a protocol, then analyse it again",
+    response_model=ProtocolResponse,
+    response_model_exclude_unset=True,
 )
-async def update_protocol(
+def update_protocol(
     protocolId: str,
-    request: Request,
+    uploads: Uploads,
     file: Annotated[UploadFile, File(description="A support file, or the protocol file itself")],
 ) -> dict[str, Any]:
-    robot = request.app.state.robot
-    store = robot.protocols
-    stored = store.begin_change(protocolId)
-    try:
-        upload = await _read(file, store.limits.max_file_bytes)
-        try:
-            changed = await run_in_threadpool(store.put_file, stored, upload)
-        except FileNotFoundError:  # deleted while we were writing
-            raise ResourceNotFound("protocol", protocolId) from None
-        analysis = await run_in_threadpool(
-            robot.analyzer.analyse, changed.directory, changed.protocol_file
-        )
-        updated = store.update(replace(changed, analysis=analysis))
-    finally:
-        store.end_change(protocolId)
-    return _one(updated)
+    return _one(uploads.add_file(protocolId, _read(file, uploads.max_file_bytes)))
 
 
-@router.delete("/protocols/{protocolId}", summary="Delete a protocol and its files")
-async def delete_protocol(protocolId: str, request: Request) -> dict[str, Any]:
-    stored = request.app.state.robot.protocols.delete(protocolId)
-    return {"data": stored.to_json(), "links": LIST_LINKS}
+@router.delete(
+    "/protocols/{protocolId}",
+    summary="Delete a protocol and its files",
+    response_model=ProtocolDeleteResponse,
+    response_model_exclude_unset=True,
+)
+def delete_protocol(protocolId: str, store: Protocols) -> dict[str, Any]:
+    return {"data": store.delete(protocolId).to_json(), "links": LIST_LINKS}

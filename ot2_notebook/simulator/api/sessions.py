@@ -1,19 +1,27 @@
-"""``/sessions``: protocol sessions and their commands (``startRun``, ``pause``, ...)."""
+"""``/sessions``: protocol sessions and their commands (``startRun``, ``pause``, ...).
+
+Routes that copy or remove files, or wait for a simulation, are plain ``def`` functions,
+which FastAPI runs in its thread pool, off the event loop.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Query
 
-from ot2_notebook.simulator.api.errors import SESSION_LINKS, ActionForbidden, InvalidRequest
+from ot2_notebook.simulator.api.dependencies import Sessions
 from ot2_notebook.simulator.api.models import (
     CommandRequest,
     SessionCreateRequest,
     SessionTypeName,
     error_responses,
+)
+from ot2_notebook.simulator.api.responses import (
+    CommandResponse,
+    SessionDeleteResponse,
+    SessionListResponse,
+    SessionResponse,
 )
 from ot2_notebook.simulator.api.versioning import check_version
 
@@ -39,45 +47,50 @@ _DELETE_LINKS = {
 }
 
 
-@router.post("/sessions", status_code=201, summary="Create a protocol session")
-async def create_session(body: SessionCreateRequest, request: Request) -> JSONResponse:
-    robot = request.app.state.robot
-    data = body.data
-    if data.sessionType != "protocol":
-        raise ActionForbidden(
-            f"Session type '{data.sessionType}' is not available on the simulated robot; "
-            "it simulates protocol sessions only."
-        )
-    if not robot.sessions.protocol_sessions_enabled:
-        raise ActionForbidden("HTTP Protocol Session feature is disabled")
-    if data.createParams is None:
-        raise InvalidRequest.at("field required", pointer="/data/createParams")
-    protocol = robot.protocols.get(data.createParams.protocolId)
-    session = robot.sessions.create(protocol)
-    snapshot = robot.sessions.snapshot(session)
-    return JSONResponse({"data": snapshot, "links": _links(session.id)}, status_code=201)
+@router.post(
+    "/sessions",
+    status_code=201,
+    summary="Create a protocol session",
+    response_model=SessionResponse,
+    response_model_exclude_unset=True,
+)
+def create_session(body: SessionCreateRequest, sessions: Sessions) -> dict[str, Any]:
+    params = body.data.createParams
+    session = sessions.create(body.data.sessionType, params.protocolId if params else None)
+    return {"data": session, "links": _links(session["id"])}
 
 
-@router.get("/sessions", summary="List sessions")
+@router.get(
+    "/sessions",
+    summary="List sessions",
+    response_model=SessionListResponse,
+    response_model_exclude_unset=True,
+)
 async def list_sessions(
-    request: Request,
+    sessions: Sessions,
     session_type: Annotated[SessionTypeName | None, Query(description="Only this type")] = None,
 ) -> dict[str, Any]:
-    manager = request.app.state.robot.sessions
-    sessions = [] if session_type not in (None, "protocol") else manager.list()
-    return {"data": [manager.snapshot(s) for s in sessions], "links": None}
+    return {"data": sessions.snapshots(session_type), "links": None}
 
 
-@router.get("/sessions/{sessionId}", summary="Get a session")
-async def get_session(sessionId: str, request: Request) -> dict[str, Any]:
-    manager = request.app.state.robot.sessions
-    return {"data": manager.snapshot(manager.get(sessionId)), "links": _links(sessionId)}
+@router.get(
+    "/sessions/{sessionId}",
+    summary="Get a session",
+    response_model=SessionResponse,
+    response_model_exclude_unset=True,
+)
+async def get_session(sessionId: str, sessions: Sessions) -> dict[str, Any]:
+    return {"data": sessions.snapshot(sessionId), "links": _links(sessionId)}
 
 
-@router.delete("/sessions/{sessionId}", summary="Delete a session (cancels its run)")
-async def delete_session(sessionId: str, request: Request) -> dict[str, Any]:
-    final = request.app.state.robot.sessions.delete(sessionId)
-    return {"data": final, "links": _DELETE_LINKS}
+@router.delete(
+    "/sessions/{sessionId}",
+    summary="Delete a session (cancels its run)",
+    response_model=SessionDeleteResponse,
+    response_model_exclude_unset=True,
+)
+def delete_session(sessionId: str, sessions: Sessions) -> dict[str, Any]:
+    return {"data": sessions.delete(sessionId), "links": _DELETE_LINKS}
 
 
 @router.post(
@@ -88,11 +101,9 @@ async def delete_session(sessionId: str, request: Request) -> dict[str, Any]:
         "`protocol.pause`, `protocol.resume` and `protocol.cancel`, each only in the states "
         "that allow it. The answer comes at once; the state changes in the background."
     ),
+    response_model=CommandResponse,
+    response_model_exclude_unset=True,
 )
-async def execute_command(sessionId: str, body: CommandRequest, request: Request) -> dict[str, Any]:
-    manager = request.app.state.robot.sessions
-    command = await run_in_threadpool(manager.execute, sessionId, body.data.command)
+def execute_command(sessionId: str, body: CommandRequest, sessions: Sessions) -> dict[str, Any]:
+    command = sessions.execute(sessionId, body.data.command)
     return {"data": command, "links": _links(sessionId)}
-
-
-__all__ = ["SESSION_LINKS", "router"]

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import Header
 
-from ot2_notebook.simulator.api.errors import OutdatedAPIVersion
+from ot2_notebook.simulator.errors import OutdatedAPIVersion
 
 API_VERSION = 2
 MIN_API_VERSION = 2

@@ -9,6 +9,10 @@ from __future__ import annotations
 import enum
 import sys
 
+#: Python 3.11+ formats mixed-in enums as "Class.MEMBER" (a plain flag rather than a
+#: ``sys.version_info`` test, so that the type checker checks the shim on every version).
+_ENUM_FORMAT_IS_STR = sys.version_info >= (3, 11)
+
 
 def restore_module_model_format() -> bool:
     """Make module-model enums format as their value again on Python 3.11+.
@@ -28,7 +32,7 @@ def restore_module_model_format() -> bool:
     class), which is what the opentrons code was written for. Returns whether anything
     was patched.
     """
-    if sys.version_info < (3, 11):
+    if not _ENUM_FORMAT_IS_STR:
         return False
     from opentrons.hardware_control.modules import types as module_types
 

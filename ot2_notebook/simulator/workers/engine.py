@@ -10,6 +10,9 @@ worker process (see ``pool.py``). It serves three job modes:
   happens, pacing steps by an estimate of real robot time divided by ``speed`` (no pacing
   when ``speed`` is ``None``), and honouring pause/resume from the server and
   ``ctx.pause()`` in the protocol. Cancel is the server killing this process.
+
+The opentrons internals it needs (step messages, duration estimates, module cores) are
+reached through ``internals.py``, which the simulator probes when it starts.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ot2_notebook.simulator.workers import messages
+from ot2_notebook.simulator.workers import internals, messages
+from ot2_notebook.simulator.workers.messages import Job, JobResult, Pause, ProbeResult, Resume, Step
 
 FIXED_TRASH = {
     "label": "opentrons_1_trash_1100ml_fixed",
@@ -60,7 +64,7 @@ class _StepTracker:
 
     count: int = 0
     stack: list[int] = field(default_factory=list)
-    steps: list[tuple[Any, ...]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
 
     def start(self) -> int:
         self.count += 1
@@ -175,17 +179,6 @@ def describe_error(exc: BaseException, directory: Path, protocol_file: str) -> d
     return entry
 
 
-def _module_type_and_model(module: Any) -> tuple[str, str]:
-    # ModuleContext.type/.model need API level 2.14; the core knows both at every level.
-    core = getattr(module, "_core", None)
-    model = core.get_model() if core is not None else None
-    module_type = getattr(core, "MODULE_TYPE", None)
-    return (
-        str(getattr(module_type, "value", module_type) or ""),
-        str(getattr(model, "value", model) or ""),
-    )
-
-
 def required_equipment(ctx: Any) -> dict[str, list[dict[str, Any]]]:
     """Pipettes, labware and modules the protocol loaded, in the 4.x shape."""
     pipettes = [
@@ -209,7 +202,7 @@ def required_equipment(ctx: Any) -> dict[str, list[dict[str, Any]]]:
     labware.sort(key=lambda lw: lw["slot"] == 12 and lw["uri"] == FIXED_TRASH["uri"])
     modules = []
     for slot, module in ctx.loaded_modules.items():
-        module_type, model = _module_type_and_model(module)
+        module_type, model = internals.module_type_and_model(module)
         modules.append(
             {"type": module_type, "model": model, "slot": int(slot), "location": int(slot)}
         )
@@ -249,7 +242,7 @@ class _Pacer:
         if seconds <= 0:
             self.check()
             return
-        self.channel.send(messages.waiting(seconds))
+        self.channel.send(messages.Waiting(seconds))
         deadline = time.monotonic() + seconds
         while True:
             remaining = deadline - time.monotonic()
@@ -266,44 +259,16 @@ class _Pacer:
     def pause_here(self, message: str | None) -> None:
         """``ctx.pause()`` in the protocol: wait for the server's resume."""
         self.paused = True
-        self.channel.send(messages.paused("protocol", message))
+        self.channel.send(messages.Paused("protocol", message))
         self.check()
 
-    def _handle(self, request: Any) -> None:
-        if request == messages.PAUSE and not self.paused:
+    def _handle(self, request: object) -> None:
+        if isinstance(request, Pause) and not self.paused:
             self.paused = True
-            self.channel.send(messages.paused("command", None))
-        elif request == messages.RESUME and self.paused:
+            self.channel.send(messages.Paused("command"))
+        elif isinstance(request, Resume) and self.paused:
             self.paused = False
-            self.channel.send(messages.resumed())
-
-
-def _running_estimator() -> Any:
-    """opentrons' ``DurationEstimator``, with the duration of the step it just saw.
-
-    Its ``get_total_duration()`` sums every step so far; asked once per step, that made
-    analysis quadratic in the protocol's length (10 million additions for 3,500 commands).
-    This keeps a running total instead.
-    """
-    from opentrons.protocols.duration import DurationEstimator
-
-    class RunningEstimator(DurationEstimator):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.total = 0.0
-
-        def step_seconds(self, message: Any) -> float:
-            """Feed one 'after' message; the estimated seconds of that step."""
-            seen = len(self._increments)
-            try:
-                self.on_message(message)
-            except Exception:  # the estimator does not know every command; not fatal
-                return 0.0
-            seconds = sum(entry.duration for entry in self._increments[seen:])
-            self.total += seconds
-            return seconds
-
-    return RunningEstimator()
+            self.channel.send(messages.Resumed())
 
 
 def _quiet_logs() -> None:
@@ -328,12 +293,12 @@ class ApiLevelError(Exception):
     """The protocol needs a newer Python Protocol API than the emulated robot software has."""
 
 
-def _check_api_level(protocol: Any, maximum: Any) -> None:
+def _check_api_level(protocol: Any, maximum: tuple[int, int] | None) -> None:
     """``ot2-sim --max-api-level 2.11`` refuses what robot software 4.7 refuses (it supports
     API levels up to 2.11), so a protocol that analyses here also analyses on such a robot."""
     if not maximum:
         return
-    major, minor = (int(part) for part in maximum)
+    major, minor = maximum
     level = protocol.api_level
     if (level.major, level.minor) > (major, minor):
         raise ApiLevelError(
@@ -342,28 +307,27 @@ def _check_api_level(protocol: Any, maximum: Any) -> None:
         )
 
 
-def run_job(job: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
-    """Execute one job (see module docstring) and return its result message.
+def run_job(job: Job, channel: _Channel) -> JobResult:
+    """Execute one job (see module docstring) and return its result.
 
     In ``run`` mode every step is sent to ``channel`` as it starts and ends; in the other
     modes the steps are returned in the result, which is cheaper for long protocols.
     """
     from opentrons import simulate
-    from opentrons.legacy_commands import types as command_types
     from opentrons.protocols import parse
     from opentrons.protocols.execution import execute
 
     _quiet_logs()
-    mode = job["mode"]
-    streaming = mode == messages.RUN
-    directory = Path(job["directory"]).resolve()
-    protocol_file = str(job["protocolFile"])
+    streaming = job.mode == messages.RUN
+    directory = Path(job.directory).resolve()
+    protocol_file = job.protocol_file
     os.chdir(directory)
     sys.path.insert(0, str(directory))
 
     tracker = _StepTracker()
-    estimator = _running_estimator()
-    pacer = _Pacer(channel, job.get("speed")) if streaming else None
+    estimator = internals.running_estimator()
+    pacer = _Pacer(channel, job.speed) if streaming else None
+    pause_name = internals.pause_command_name()
     protocol: Any = None
     started = time.perf_counter()
 
@@ -375,10 +339,10 @@ def run_job(job: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
                 pacer.check()
             index = tracker.start()
             text = str(payload.get("text", ""))
-            event = messages.step_start(index, name, text, len(tracker.stack) - 1)
+            event = Step("start", index, name, text, len(tracker.stack) - 1)
             if pacer is not None:
                 channel.send(event)
-                if name == command_types.PAUSE:
+                if name == pause_name:
                     pacer.pause_here(str(payload.get("userMessage") or text))
             else:
                 tracker.steps.append(event)
@@ -388,10 +352,10 @@ def run_job(job: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
             if pacer is not None:
                 if pacer.speed:
                     pacer.wait(seconds / pacer.speed)
-                channel.send(messages.step_end(index, name))  # stamped after the step's time
+                channel.send(Step("end", index, name))  # stamped after the step's time
                 pacer.check()
             else:
-                tracker.steps.append(messages.step_end(index, name))
+                tracker.steps.append(Step("end", index, name))
 
     errors: list[dict[str, Any]] = []
     equipment: dict[str, list[dict[str, Any]]] = {"pipettes": [], "labware": [], "modules": []}
@@ -402,17 +366,16 @@ def run_job(job: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
             source, protocol_file, extra_labware=extra_labware, extra_data=bundled_data
         )
         _check_robot_type(protocol)
-        _check_api_level(protocol, job.get("maxApiLevel"))
+        _check_api_level(protocol, job.max_api_level)
         ctx = simulate.get_protocol_api(
             protocol.api_level, extra_labware=extra_labware, bundled_data=bundled_data
         )
-        ctx.broker.subscribe(command_types.COMMAND, on_message)
+        internals.subscribe_to_commands(ctx, on_message)
         if streaming:
             # On a robot, ctx.is_simulating() is False during the real run (and True in
             # analysis): protocols use it to skip waits when simulated, or to fail only on
-            # the robot. The simulated robot's run answers as the robot does. Only the
-            # protocol sees this; opentrons itself asks its core, which still simulates.
-            ctx.is_simulating = lambda: False
+            # the robot. The simulated robot's run answers as the robot does.
+            internals.report_as_robot(ctx)
         execute.run_protocol(protocol, ctx, run_time_parameters_with_overrides=None)
         equipment = required_equipment(ctx)
     except Exception as exc:  # any failure of user code is data for the robot's answer
@@ -427,28 +390,36 @@ def run_job(job: Mapping[str, Any], channel: _Channel) -> dict[str, Any]:
         if line is not None:
             entry.update(lineNumber=line, fileName=file_name)
         errors.append(entry)
-    return messages.result(
+    return JobResult(
         metadata=_metadata(protocol),
         equipment=equipment,
         errors=errors,
-        steps=tracker.steps,
+        steps=tuple(tracker.steps),
         step_count=tracker.count,
         estimated_duration=estimator.total,
         elapsed=time.perf_counter() - started,
     )
 
 
-def probe() -> dict[str, Any]:
-    """What this worker's opentrons can do, for ``GET /health``."""
-    import opentrons
-    from opentrons.protocol_api import MAX_SUPPORTED_VERSION, MIN_SUPPORTED_VERSION
+def probe() -> ProbeResult:
+    """This worker's opentrons: its version and API levels (for ``GET /health``), and every
+    internal the engine needs that it lacks (``internals.check``)."""
+    missing = internals.missing_descriptions(internals.check())
+    max_level = min_level = (2, 0)
+    try:
+        from opentrons.protocol_api import MAX_SUPPORTED_VERSION, MIN_SUPPORTED_VERSION
 
-    return {
-        "opentrons_version": opentrons.__version__,
-        "max_api_version": [MAX_SUPPORTED_VERSION.major, MAX_SUPPORTED_VERSION.minor],
-        "min_api_version": [MIN_SUPPORTED_VERSION.major, MIN_SUPPORTED_VERSION.minor],
-        "python": ".".join(map(str, sys.version_info[:3])),
-    }
+        max_level = (MAX_SUPPORTED_VERSION.major, MAX_SUPPORTED_VERSION.minor)
+        min_level = (MIN_SUPPORTED_VERSION.major, MIN_SUPPORTED_VERSION.minor)
+    except (ImportError, AttributeError) as exc:
+        missing += (f"opentrons.protocol_api.MAX/MIN_SUPPORTED_VERSION: {exc}",)
+    return ProbeResult(
+        opentrons_version=internals.opentrons_version(),
+        python=internals.python_version(),
+        max_api_version=max_level,
+        min_api_version=min_level,
+        missing=missing,
+    )
 
 
 __all__ = ["describe_error", "probe", "required_equipment", "run_job"]

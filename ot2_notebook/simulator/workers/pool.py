@@ -15,9 +15,10 @@ import threading
 import time
 from collections import deque
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, TypeVar
 
 from ot2_notebook.simulator.workers import process
+from ot2_notebook.simulator.workers.messages import Job, JobResult, ProbeJob, ProbeResult
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +180,13 @@ class WorkerPool:
             self._refiller.join(timeout=5.0)
 
 
-def run_to_result(worker: Worker, job: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """Send ``job`` and wait for its result, ignoring progress messages.
+ResultT = TypeVar("ResultT", JobResult, ProbeResult)
+
+
+def run_to_result(
+    worker: Worker, job: Job | ProbeJob, timeout: float, expect: type[ResultT]
+) -> ResultT:
+    """Send ``job`` and wait for its result (an ``expect``), ignoring progress messages.
 
     Raises ``WorkerTimeout`` (after killing the worker) or ``WorkerDied``.
     """
@@ -192,7 +198,7 @@ def run_to_result(worker: Worker, job: dict[str, Any], timeout: float) -> dict[s
             if remaining <= 0:
                 raise WorkerTimeout()
             message = worker.recv(remaining)
-            if message[0] == "result":
-                return message[1]
+            if isinstance(message, expect):
+                return message
     finally:
         worker.kill_soon()

@@ -16,7 +16,7 @@ from opentrons.protocols import parse as _parse  # noqa: F401
 from opentrons.protocols.duration import DurationEstimator as _DurationEstimator  # noqa: F401
 from opentrons.protocols.execution import execute as _execute  # noqa: F401
 
-from ot2_notebook.simulator.workers import compat, engine, process  # noqa: F401
+from ot2_notebook.simulator.workers import compat, engine, internals, process  # noqa: F401
 
 compat.apply_all()
 logging.getLogger("opentrons").setLevel(logging.ERROR)

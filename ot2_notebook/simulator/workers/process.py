@@ -13,6 +13,7 @@ import os
 import resource
 import sys
 import tempfile
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ def warm_up() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="ot2-sim-warm-up-") as folder:
             (Path(folder) / "warm_up.py").write_text(_WARM_UP_PROTOCOL)
-            engine.run_job(messages.job(messages.ANALYSE, folder, "warm_up.py"), _Nowhere())
+            engine.run_job(messages.Job(messages.ANALYSE, folder, "warm_up.py"), _Nowhere())
     except Exception:  # only a speed-up: a job works the same without it
         pass
     finally:
@@ -109,19 +110,20 @@ def serve_one(conn: Connection, memory_limit_mb: int, warm: bool = False) -> Non
     if warm:
         warm_up()
     try:
-        job: Any = conn.recv()
+        job: object = conn.recv()
     except (EOFError, OSError):
         return
     if job is None:  # the pool is shutting down and no longer needs this spare
         return
     from ot2_notebook.simulator.workers import engine
 
-    if job.get("mode") == messages.PROBE:
-        conn.send(messages.result(**engine.probe()))
+    if isinstance(job, messages.ProbeJob):
+        conn.send(engine.probe())
         return
+    if not isinstance(job, messages.Job):
+        raise TypeError(f"a worker takes a Job or a ProbeJob, not {job!r}")
     _limit_memory(memory_limit_mb)
     output = _CappedOutput()
     sys.stdout = sys.stderr = output
-    outcome = engine.run_job(job, conn)
-    outcome[1]["output"] = "".join(output.parts)
-    conn.send(outcome)
+    result = engine.run_job(job, conn)
+    conn.send(replace(result, output="".join(output.parts)))

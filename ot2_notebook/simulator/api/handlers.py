@@ -1,9 +1,9 @@
-"""Error responses in the robot's JSON:API envelope, and the handlers that produce them.
+"""The exception handlers: every failure answered in the robot's JSON:API error envelope.
 
-Robot software 4.4-4.7 sends ``{"errors": [{"id", "title", "detail", "source"?}]}``; 4.0-4.3
-sent ``status`` instead of ``id``. The simulator sends both so that clients written for
-either work. The legacy routes (``/health``, ``/settings``) answer request validation
-errors with ``{"message": "..."}``, as the real robot does (recording 02).
+The errors themselves are in ``simulator/errors.py``; this module only translates them, and
+FastAPI's and Starlette's own errors (validation, unknown route, wrong method, unreadable
+body), into HTTP answers. The legacy routes (``/health``, ``/settings``) answer request
+validation errors with ``{"message": "..."}``, as the real robot does (recording 02).
 """
 
 from __future__ import annotations
@@ -17,120 +17,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-UNCATEGORIZED = "UncategorizedError"
-INVALID_REQUEST = "InvalidRequest"
+from ot2_notebook.simulator.errors import (
+    InvalidRequest,
+    PayloadTooLarge,
+    RobotServerError,
+    envelope,
+)
 
 LEGACY_PATHS = ("/health", "/settings")
-
-SESSION_LINKS = {"self": {"href": "/sessions"}, "sessionById": {"href": "/sessions/{sessionId}"}}
-
-
-class RobotServerError(Exception):
-    """An error the robot reports to the client; rendered by ``robot_error_handler``."""
-
-    status_code = 500
-    title = "Internal Server Error"
-    error_id = UNCATEGORIZED
-
-    def __init__(
-        self,
-        detail: str,
-        *,
-        source: Mapping[str, str] | None = None,
-        links: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.source = source
-        self.links = links
-
-    def items(self) -> list[dict[str, Any]]:
-        item: dict[str, Any] = {
-            "id": self.error_id,
-            "status": str(self.status_code),
-            "title": self.title,
-            "detail": self.detail,
-        }
-        if self.source:
-            item["source"] = dict(self.source)
-        return [item]
-
-
-class ResourceNotFound(RobotServerError):
-    status_code = 404
-    title = "Resource Not Found"
-
-    def __init__(self, resource: str, resource_id: str) -> None:
-        super().__init__(
-            f"Resource type '{resource}' with id '{resource_id}' was not found",
-            links=SESSION_LINKS if resource == "session" else None,
-        )
-
-
-class ActionForbidden(RobotServerError):
-    status_code = 403
-    title = "Action Forbidden"
-
-
-class ResourceExists(RobotServerError):
-    status_code = 403
-    title = "Resource Exists"
-
-
-class PayloadTooLarge(RobotServerError):
-    status_code = 413
-    title = "Payload Too Large"
-    error_id = "PayloadTooLarge"
-
-
-class OutdatedAPIVersion(RobotServerError):
-    status_code = 400
-    title = "Requested HTTP API version no longer supported"
-    error_id = "OutdatedAPIVersion"
-
-    def __init__(self, requested: int, minimum: int) -> None:
-        super().__init__(
-            f"The requested API version '{requested}' is not supported. 'Opentrons-Version' "
-            f"must be at least '{minimum}'. Please upgrade your Opentrons App or other HTTP "
-            "API client."
-        )
-
-
-class InvalidRequest(RobotServerError):
-    """422 with one item per problem, each pointing at where it is (``source``)."""
-
-    status_code = 422
-    title = "Invalid Request"
-    error_id = INVALID_REQUEST
-
-    def __init__(self, problems: Sequence[tuple[str, Mapping[str, str] | None]]) -> None:
-        super().__init__(problems[0][0] if problems else "invalid request")
-        self.problems = list(problems)
-
-    @classmethod
-    def at(cls, detail: str, **source: str) -> InvalidRequest:
-        return cls([(detail, source or None)])
-
-    def items(self) -> list[dict[str, Any]]:
-        items = []
-        for detail, source in self.problems:
-            item: dict[str, Any] = {
-                "id": self.error_id,
-                "status": str(self.status_code),
-                "title": self.title,
-                "detail": detail,
-            }
-            if source:
-                item["source"] = dict(source)
-            items.append(item)
-        return items
-
-
-def envelope(error: RobotServerError) -> dict[str, Any]:
-    body: dict[str, Any] = {"errors": error.items()}
-    if error.links is not None:
-        body["links"] = error.links
-    return body
 
 
 def _pydantic_message(error: Mapping[str, Any]) -> str:
@@ -171,7 +65,8 @@ def _is_legacy(request: Request) -> bool:
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):
+        return await unexpected_error_handler(request, exc)
     errors = list(exc.errors())
     if _is_legacy(request):
         first = errors[0] if errors else {}
@@ -182,7 +77,8 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
 
 
 async def robot_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RobotServerError)
+    if not isinstance(exc, RobotServerError):
+        return await unexpected_error_handler(request, exc)
     return JSONResponse(envelope(exc), status_code=exc.status_code)
 
 
@@ -200,7 +96,8 @@ def allowed_methods(request: Request) -> list[str]:
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Starlette's own errors (unknown route, wrong method, unreadable body) in the robot's
     envelope, each saying what to do instead."""
-    assert isinstance(exc, StarletteHTTPException)
+    if not isinstance(exc, StarletteHTTPException):
+        return await unexpected_error_handler(request, exc)
     status = exc.status_code
     detail = str(exc.detail)
     headers = dict(exc.headers or {})

@@ -1,0 +1,54 @@
+"""FastAPI dependencies: each route declares the manager it needs, taken from the robot served.
+
+``create_app`` puts one ``SimulatedRobot`` in ``app.state.robot``; nothing else reads it, so
+a route's parameters say exactly what it touches (``store: Protocols``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+from starlette.requests import HTTPConnection
+
+from ot2_notebook.simulator.advanced_settings import AdvancedSettings
+from ot2_notebook.simulator.notifications import NotificationHub
+from ot2_notebook.simulator.protocol_store import ProtocolStore
+from ot2_notebook.simulator.robot import SimulatedRobot
+from ot2_notebook.simulator.sessions import SessionManager
+from ot2_notebook.simulator.uploads import ProtocolUploads
+
+
+def get_robot(connection: HTTPConnection) -> SimulatedRobot:
+    robot: SimulatedRobot = connection.app.state.robot
+    return robot
+
+
+Robot = Annotated[SimulatedRobot, Depends(get_robot)]
+
+
+def get_protocols(robot: Robot) -> ProtocolStore:
+    return robot.protocols
+
+
+def get_uploads(robot: Robot) -> ProtocolUploads:
+    return robot.uploads
+
+
+def get_sessions(robot: Robot) -> SessionManager:
+    return robot.sessions
+
+
+def get_settings(robot: Robot) -> AdvancedSettings:
+    return robot.settings
+
+
+def get_hub(robot: Robot) -> NotificationHub:
+    return robot.hub
+
+
+Protocols = Annotated[ProtocolStore, Depends(get_protocols)]
+Uploads = Annotated[ProtocolUploads, Depends(get_uploads)]
+Sessions = Annotated[SessionManager, Depends(get_sessions)]
+Settings = Annotated[AdvancedSettings, Depends(get_settings)]
+Hub = Annotated[NotificationHub, Depends(get_hub)]

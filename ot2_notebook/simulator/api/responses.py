@@ -1,0 +1,268 @@
+"""The success answers, as pydantic models: they document ``/openapi.json`` and check every answer.
+
+Each route declares one of these as its ``response_model`` (with ``exclude_unset``, so an
+optional field the robot leaves out stays out rather than becoming ``null``), so the OpenAPI
+document describes every answer field by field, and an answer that strays from its
+description fails loudly in tests instead of reaching a client. The shapes are those of
+robot software 4.7 (``tests/recordings/robot-server-4``), plus the simulator's documented
+additions (README: "Where the simulator differs").
+
+Written for pydantic 1 and 2 alike: opentrons 8.0-8.1 pin pydantic 1.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from ot2_notebook import session_states as states
+
+if TYPE_CHECKING:
+    SessionState = str
+else:
+    SessionState = Literal[states.STATES]
+
+ISO = "a timezone-aware UTC ISO 8601 timestamp, e.g. 2021-01-06T14:14:36.337610+00:00"
+
+
+# -- shared ------------------------------------------------------------------------------------
+
+
+class Link(BaseModel):
+    href: str
+
+
+class MetaLink(BaseModel):
+    href: str
+    meta: None = None
+
+
+class ProtocolError(BaseModel):
+    """An analysis or run error, in the 4.x shape plus the simulator's additions."""
+
+    type: str = Field(description="e.g. SyntaxError, ExceptionInProtocolError, AnalysisTimeout")
+    description: str
+    lineNumber: int | None = Field(None, description="the failing line (absent when unknown)")
+    fileName: str | None = Field(
+        None, description="the file of the failing line: the protocol or a support module"
+    )
+    exceptionType: str | None = Field(None, description="the Python exception class")
+
+
+# -- /health -----------------------------------------------------------------------------------
+
+
+class HealthLinks(BaseModel):
+    apiLog: str
+    serialLog: str
+    serverLog: str
+    apiSpec: str
+    systemTime: str
+
+
+class SimulatorInfo(BaseModel):
+    """The simulator's own details (a real robot has no such field)."""
+
+    name: str
+    version: str
+    opentrons_version: str | None
+    python_version: str | None
+    max_protocols: int
+    speed: float | None
+    session_events: bool
+
+
+class Health(BaseModel):
+    name: str
+    api_version: str = Field(description="the robot software version whose API this speaks")
+    fw_version: str
+    board_revision: str
+    logs: list[str]
+    system_version: str
+    maximum_protocol_api_version: list[int]
+    minimum_protocol_api_version: list[int]
+    links: HealthLinks
+    simulator: SimulatorInfo
+
+
+# -- /settings ---------------------------------------------------------------------------------
+
+
+class Setting(BaseModel):
+    id: str
+    old_id: str | None
+    title: str
+    description: str
+    restart_required: bool
+    value: bool | None
+
+
+class SettingsLinks(BaseModel):
+    restart: str | None = Field(None, description="present once a restart would apply a change")
+
+
+class SettingsResponse(BaseModel):
+    settings: list[Setting]
+    links: SettingsLinks
+
+
+# -- /protocols --------------------------------------------------------------------------------
+
+
+class FileName(BaseModel):
+    basename: str
+
+
+class PipetteRequirement(BaseModel):
+    mount: Literal["left", "right"]
+    requestedAs: str
+    pipetteName: str
+    channels: int
+
+
+class LabwareRequirement(BaseModel):
+    label: str = Field(description="the labware's load name")
+    uri: str
+    slot: int = Field(description="deck slot (as the 4.0 documentation shows)")
+    location: int = Field(description="deck slot (as 4.7 sends it)")
+
+
+class ModuleRequirement(BaseModel):
+    type: str = Field(description="e.g. magneticModuleType")
+    model: str = Field(description="e.g. magneticModuleV2")
+    slot: int
+    location: int
+
+
+class RequiredEquipment(BaseModel):
+    pipettes: list[PipetteRequirement]
+    labware: list[LabwareRequirement]
+    modules: list[ModuleRequirement]
+
+
+class ProtocolMetadata(BaseModel):
+    name: str | None
+    author: str | None
+    apiLevel: str | None
+    description: str | None = None
+
+
+class ProtocolResource(BaseModel):
+    id: str
+    protocolFile: FileName
+    supportFiles: list[FileName]
+    lastModifiedAt: str = Field(description=ISO)
+    createdAt: str = Field(description=ISO)
+    requiredEquipment: RequiredEquipment
+    metadata: ProtocolMetadata
+    errors: list[ProtocolError] = Field(description="at most one analysis error")
+    estimatedDuration: float | None = Field(
+        description="estimated robot time in seconds (the simulator's addition)"
+    )
+
+
+class ProtocolLinks(BaseModel):
+    self: Link
+    protocols: Link
+    protocolById: Link
+
+
+class ProtocolListLinks(BaseModel):
+    self: Link
+    protocolById: Link
+
+
+class ProtocolResponse(BaseModel):
+    data: ProtocolResource
+    links: ProtocolLinks
+
+
+class ProtocolListResponse(BaseModel):
+    data: list[ProtocolResource]
+    links: ProtocolListLinks
+
+
+class ProtocolDeleteResponse(BaseModel):
+    data: ProtocolResource
+    links: ProtocolListLinks
+
+
+# -- /sessions ---------------------------------------------------------------------------------
+
+
+class StepParams(BaseModel):
+    text: str = Field(description="what the step does, as the robot words it")
+
+
+class SessionEvent(BaseModel):
+    source: Literal["sessionCommand", "protocol"]
+    event: str = Field(description="e.g. protocol.startRun, command.ASPIRATE.start")
+    timestamp: str = Field(description=ISO)
+    commandId: str
+    params: StepParams | None
+    result: None = None
+
+
+class SessionDetails(BaseModel):
+    protocolId: str
+    currentState: SessionState
+    events: list[SessionEvent]
+    errors: list[ProtocolError] = Field(
+        description="a failed load or run's error (the simulator's addition; 4.7 hides it)"
+    )
+
+
+class SessionCreateParams(BaseModel):
+    protocolId: str
+
+
+class SessionResource(BaseModel):
+    id: str
+    createdAt: str = Field(description=ISO)
+    details: SessionDetails
+    sessionType: Literal["protocol"]
+    createParams: SessionCreateParams
+
+
+class SessionLinks(BaseModel):
+    self: MetaLink
+    commandExecute: MetaLink
+    sessions: MetaLink
+    sessionById: MetaLink
+
+
+class SessionDeleteLinks(BaseModel):
+    self: MetaLink
+    sessionById: MetaLink
+
+
+class SessionResponse(BaseModel):
+    data: SessionResource
+    links: SessionLinks
+
+
+class SessionListResponse(BaseModel):
+    data: list[SessionResource]
+    links: None = None
+
+
+class SessionDeleteResponse(BaseModel):
+    data: SessionResource
+    links: SessionDeleteLinks
+
+
+class CommandResource(BaseModel):
+    id: str
+    command: str
+    data: dict[str, Any]
+    status: Literal["executed"]
+    createdAt: str = Field(description=ISO)
+    startedAt: str = Field(description=ISO)
+    completedAt: str = Field(description=ISO)
+    result: None = None
+
+
+class CommandResponse(BaseModel):
+    data: CommandResource
+    links: SessionLinks
