@@ -26,6 +26,10 @@ simulation. Every request needs the `Opentrons-Version` header (2, or `*`).
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     config = config or SimulatorConfig()
+    if config.robot_software >= 5:  # the /protocols + /runs API of robot software 5-8
+        from ot2_notebook.simulator.v8.app import create_app as create_software_8_app
+
+        return create_software_8_app(config)
     robot = SimulatedRobot(config)
 
     @asynccontextmanager

@@ -24,6 +24,7 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     #: The robot keeps one uploaded protocol; tests and notebooks may allow more.
+    #: (Software 8: protocols no run refers to; robot-server 8 keeps 5.)
     max_protocols: int = 1
     #: Seconds an analysis (or a session load) may take before it counts as hung.
     analysis_timeout: float = 60.0
@@ -42,6 +43,11 @@ class SimulatorConfig:
     spare_workers: int = 2
     worker_memory_mb: int = 2048
     limits: Limits = field(default_factory=Limits)
+    #: The robot software to imitate: 4 (HTTP protocol sessions) or 8 (``/protocols`` + ``/runs``).
+    robot_software: int = 4
+    #: Software 8: where MQTT notifications go: "auto" (start mosquitto if installed), "none",
+    #: or "HOST:PORT" of a broker.
+    mqtt_broker: str = "auto"
 
     @property
     def is_loopback(self) -> bool:
