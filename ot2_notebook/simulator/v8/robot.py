@@ -64,6 +64,7 @@ class SoftwareEightRobot:
             self.topics,
             timeout=config.analysis_timeout,
             speed=config.speed,
+            stop_timeout=min(10.0, config.analysis_timeout),
         )
         self.settings = AdvancedSettings()
         self.info: dict[str, Any] = {}
