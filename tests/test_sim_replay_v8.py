@@ -461,3 +461,46 @@ def test_replay(scenario: str, replay_sim: SimulatorHandle) -> None:
     problems = replay(scenario, replay_sim.url)
     clean(replay_sim.url)
     assert not problems, f"{len(problems)} unexplained differences:\n" + "\n".join(problems)
+
+
+#: Routes of robot-server 8.1.0 (06) the software-8 simulator serves.
+SERVED_ROUTES = {
+    "/health": {"get"},
+    "/settings": {"get", "post"},
+    "/sessions": {"get", "post"},
+    "/protocols": {"get", "post"},
+    "/protocols/ids": {"get"},
+    "/protocols/{protocolId}": {"get", "delete"},
+    "/protocols/{protocolId}/analyses": {"get", "post"},
+    "/protocols/{protocolId}/analyses/{analysisId}": {"get"},
+    "/protocols/{protocolId}/analyses/{analysisId}/asDocument": {"get"},
+    "/runs": {"get", "post"},
+    "/runs/{runId}": {"get", "patch", "delete"},
+    "/runs/{runId}/actions": {"post"},
+    "/runs/{runId}/commands": {"get", "post"},
+    "/runs/{runId}/commands/{commandId}": {"get"},
+    "/runs/{runId}/commandsAsPreSerializedList": {"get"},
+    "/runs/{runId}/commandErrors": {"get"},
+}
+
+
+def test_openapi_describes_the_recorded_routes(replay_sim: SimulatorHandle) -> None:
+    recorded = json.loads((RECORDINGS / "06_openapi_spec.json").read_text())["exchanges"][0]
+    recorded_paths = recorded["response"]["json"]["paths"]
+    reply = requests.get(replay_sim.url + "/openapi.json", timeout=30)
+    assert reply.status_code == 200, "the document needs no version header"
+    assert "opentrons-version" not in reply.headers  # as recorded
+    ours = reply.json()["paths"]
+    for path, methods in SERVED_ROUTES.items():
+        assert methods <= set(recorded_paths[path]), f"{path} is not robot-server 8.1.0's"
+        assert methods <= set(ours.get(path, {})), f"{path}: {sorted(ours.get(path, {}))}"
+        for method in methods:
+            responses = ours[path][method]["responses"]
+            success = [code for code in responses if code.startswith("2")]
+            if (method, path) == ("post", "/sessions"):  # always 403: no calibration here
+                success = ["403"]
+            assert success, f"{method} {path} documents no success"
+            for code in success:
+                schema = responses[code].get("content", {}).get("application/json", {})
+                assert schema.get("schema"), f"{method} {path} {code} has no response model"
+            assert "422" in responses

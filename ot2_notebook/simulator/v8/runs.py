@@ -76,6 +76,8 @@ class RunRecord:
     link: RunLink | None = None
     #: the engine's data is final (the run ended and its commands are stored)
     stored: bool = False
+    #: the run stopped being current: its worker handed everything over
+    cleared: bool = False
     #: what MQTT subscribers were last told about (robot-server publishes on changes)
     published_status: str | None = None
     published_current: dict[str, Any] | None = None
@@ -300,6 +302,8 @@ class RunManager:
 
     def _finalised(self, run: RunRecord, final: msg.RunFinal) -> None:
         """The run ended (it may stay current): its data is stored, as robot-server does."""
+        if run.cleared:  # the data handed over when the run was cleared is newer
+            return
         self._store(run, final)
         self.topics.commands_stored(run.id)
 
@@ -344,6 +348,7 @@ class RunManager:
                 raise _unexpected(reply.error)
             if reply is not None and isinstance(reply.value, msg.RunFinal):
                 self._store(run, reply.value)
+            run.cleared = True
             run.link.close()
         elif run.status not in TERMINAL and run.status != "idle":
             raise _NotIdle("Current run is not idle or stopped.")
@@ -571,6 +576,16 @@ class RunManager:
         for run in runs:
             if run.link is not None:
                 run.link.close()
+
+
+def _command_problem(problem: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """A problem with a command, located in the request's ``data``: without the union's own
+    steps (pydantic 1's ``__root__``/``XCreate``, pydantic 2's tag)."""
+    loc = [str(p) for p in problem.get("loc", [])]
+    loc = [p for p in loc if p != "__root__" and not p.endswith("Create")]
+    if loc and loc[0] == str(data.get("commandType")):
+        loc = loc[1:]
+    return {**problem, "loc": loc}
 
 
 class _NotIdle(Exception):

@@ -179,6 +179,7 @@ class RunService:
         self._run_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._done = asyncio.Event()
+        self._handed_over = False
 
     # -- life --------------------------------------------------------------------------------
     async def serve(self) -> None:
@@ -330,7 +331,7 @@ class RunService:
             )
             return
         self.sender.send(msg.Reply(call.call_id, value=value))
-        if call.method == msg.CLEAR:
+        if self._handed_over:
             self._done.set()
 
     def _status(self) -> str:
@@ -383,7 +384,7 @@ class RunService:
             await self.orchestrator.run(deck_configuration=OT2_DECK_CONFIGURATION)
         except Exception as error:  # e.g. play on a run stopped before it started
             log.info("run did not start or ended with an error: %s", error)
-        if self.orchestrator.get_is_run_terminal():
+        if self.orchestrator.get_is_run_terminal() and not self._handed_over:
             self.watcher.notify()
             self.sender.send(self._final(cleared=False))
 
@@ -392,8 +393,10 @@ class RunService:
             await self.orchestrator.stop()
         except Exception as error:  # robot-server runs stop as a task and ignores this too
             log.info("stop: %s", error)
-        if self.orchestrator.get_is_run_terminal() and (
-            self._run_task is None or self._run_task.done()
+        if (
+            self.orchestrator.get_is_run_terminal()
+            and (self._run_task is None or self._run_task.done())
+            and not self._handed_over
         ):
             self.watcher.notify()
             self.sender.send(self._final(cleared=False))
@@ -440,6 +443,7 @@ class RunService:
             post_run_hardware_state=PostRunHardwareState.STAY_ENGAGED_IN_PLACE,
         )
         self.watcher.enabled = False
+        self._handed_over = True  # nothing is sent about this run after its hand-over
         return self._final(cleared=True)
 
     def _final(self, cleared: bool) -> msg.RunFinal:

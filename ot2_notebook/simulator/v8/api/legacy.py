@@ -14,7 +14,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from ot2_notebook.simulator.v8.errors import ApiError
-from ot2_notebook.simulator.v8.models import Health, SessionList, Settings, error_responses
+from ot2_notebook.simulator.v8.models import (
+    ErrorBody,
+    Health,
+    SessionList,
+    Settings,
+    error_responses,
+)
 from ot2_notebook.simulator.v8.versioning import check_version
 
 router = APIRouter(dependencies=[Depends(check_version)])
@@ -98,9 +104,11 @@ async def get_sessions() -> JSONResponse:
 @router.post(
     "/sessions",
     summary="Create an OT-2 calibration session",
+    description="Always refused: the simulated robot needs no calibration.",
     tags=["Session Management"],
-    status_code=201,
-    responses=error_responses(400, 403, 422),
+    status_code=403,
+    response_model=ErrorBody,
+    responses=error_responses(400, 422),
 )
 async def create_session(body: SessionCreateRequest) -> JSONResponse:
     raise ApiError(
