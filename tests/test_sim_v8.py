@@ -341,3 +341,18 @@ def test_the_command_line_offers_software_8() -> None:
         timeout=60,
     )
     assert refused.returncode == 2 and "invalid choice" in refused.stderr
+
+
+def test_max_api_level_imitates_robot_software_8_1(start_sim: Any) -> None:
+    """``max_api_level="2.20"``: the levels robot software 8.1.0 runs, no more."""
+    handle = start_sim(robot_software=8, max_api_level="2.20", mqtt_broker="none")
+    with Robot(handle.url) as robot:
+        assert robot.get("/health").json()["maximum_protocol_api_version"] == [2, 20]
+        refused = robot.post(
+            "/protocols", files=[("files", ("new.py", level_protocol("2.21").encode()))]
+        )
+        assert refused.status_code == 422
+        assert refused.json()["errors"][0]["detail"].startswith(
+            "API version 2.21 is not supported by this robot software."
+        )
+        robot.upload(level_protocol("2.20"), "ok.py")

@@ -122,9 +122,12 @@ class AnalysisRecord:
 class AnalysisManager:
     """Every analysis of every protocol, and the worker jobs that produce them."""
 
-    def __init__(self, pool: WorkerPool, *, timeout: float) -> None:
+    def __init__(
+        self, pool: WorkerPool, *, timeout: float, max_api_level: tuple[int, int] | None = None
+    ) -> None:
         self.pool = pool
         self.timeout = timeout
+        self.max_api_level = max_api_level
         self._records: dict[str, AnalysisRecord] = {}
         self._by_protocol: dict[str, list[str]] = {}
         self._lock = threading.Lock()
@@ -151,7 +154,12 @@ class AnalysisManager:
     def new_job(
         self, directory: str, files: tuple[str, ...], values: dict[str, Any]
     ) -> AnalysisJob:
-        job = msg.AnalyseJob(directory=directory, files=files, run_time_parameter_values=values)
+        job = msg.AnalyseJob(
+            directory=directory,
+            files=files,
+            run_time_parameter_values=values,
+            max_api_level=self.max_api_level,
+        )
         return AnalysisJob(self.pool, job, self.timeout)
 
     def begin(

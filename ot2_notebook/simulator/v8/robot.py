@@ -47,7 +47,9 @@ class SoftwareEightRobot:
         self.pool = EngineWorkerPool(
             spares=config.spare_workers, memory_limit_mb=config.worker_memory_mb
         )
-        self.analyses = AnalysisManager(self.pool, timeout=config.analysis_timeout)
+        self.analyses = AnalysisManager(
+            self.pool, timeout=config.analysis_timeout, max_api_level=config.max_api_level
+        )
         self.protocols = ProtocolManager(
             self.data_dir / "protocols",
             self.analyses,
@@ -118,6 +120,12 @@ class SoftwareEightRobot:
         if self._temporary:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
+    def max_api_version(self) -> list[int]:
+        simulated = list(self.info.get("max_api_version", [2, 20]))
+        if self.config.max_api_level is None:
+            return simulated
+        return min(simulated, list(self.config.max_api_level))
+
     def health(self) -> dict[str, Any]:
         """``GET /health`` as robot software 8.1.0 answers it, plus ``simulator`` details."""
         mqtt = None
@@ -140,7 +148,7 @@ class SoftwareEightRobot:
                 "/logs/update_server.log",
             ],
             "system_version": "0.0.0",
-            "maximum_protocol_api_version": self.info.get("max_api_version", [2, 20]),
+            "maximum_protocol_api_version": self.max_api_version(),
             "minimum_protocol_api_version": self.info.get("min_api_version", [2, 0]),
             "robot_serial": "simulator",
             "links": {

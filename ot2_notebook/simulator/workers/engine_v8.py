@@ -98,6 +98,18 @@ async def read_protocol(job: msg.AnalyseJob | msg.RunJob, channel: Channel | Non
         if channel is not None:
             channel.send(msg.ProtocolRead(error_kind="files-invalid", error=str(error)))
         return None
+    api_version = getattr(source.config, "api_version", None)
+    maximum = getattr(job, "max_api_level", None)
+    if maximum and api_version is not None and (api_version.major, api_version.minor) > maximum:
+        if channel is not None:  # robot-server's words for a level its opentrons lacks
+            channel.send(
+                msg.ProtocolRead(
+                    error_kind="files-invalid",
+                    error=f"API version {api_version} is not supported by this robot software. "
+                    "Please either reduce your requested API version or update your robot.",
+                )
+            )
+        return None
     robot_type = getattr(job, "robot_type", msg.OT2_ROBOT_TYPE)
     if str(source.robot_type) != robot_type:
         if channel is not None:

@@ -35,6 +35,8 @@ class AnalyseJob:
     robot_type: str = OT2_ROBOT_TYPE
     #: only read the files (upload validation), do not analyse
     read_only: bool = False
+    #: refuse Python protocols above this API level, as an older robot software does
+    max_api_level: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
