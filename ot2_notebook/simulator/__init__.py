@@ -25,8 +25,8 @@ def start(port: int = 0, **options: Any) -> SimulatorHandle:
     ``protocol_sessions`` (the feature flag, on), ``session_events`` (publish the
     ``session_events`` topic, on; off imitates a real 4.x robot), ``data_dir``,
     ``startup_timeout`` (s), ``robot_software`` (4, or 8: the ``/protocols`` + ``/runs`` API of
-    robot-server 8), ``mqtt_broker`` (software 8: ``"auto"``, ``"none"`` or ``"HOST:PORT"``). Returns a handle with ``.url`` and ``.stop()``; it is also a
-    context manager.
+    robot-server 8), ``mqtt_broker`` (software 8: ``"auto"``, ``"none"`` or ``"HOST:PORT"``).
+    Returns a handle with ``.url`` and ``.stop()``; it is also a context manager.
     """
     from ot2_notebook.simulator.launcher import start as _start
 
