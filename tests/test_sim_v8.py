@@ -356,3 +356,15 @@ def test_max_api_level_imitates_robot_software_8_1(start_sim: Any) -> None:
             "API version 2.21 is not supported by this robot software."
         )
         robot.upload(level_protocol("2.20"), "ok.py")
+
+
+def test_an_upload_over_the_bound_is_refused_with_413(start_sim: Any) -> None:
+    handle = start_sim(robot_software=8, max_upload_mb=1, mqtt_broker="none")
+    with Robot(handle.url) as robot:
+        big = b"# " + b"x" * (2 * 1024 * 1024) + b"\n"
+        reply = robot.post("/protocols", files=[("files", ("big.py", big))])
+        assert reply.status_code == 413
+        (error,) = reply.json()["errors"]
+        assert error["errorCode"] == "4000" and "--max-upload-mb" in error["detail"]
+        assert reply.headers["opentrons-version"] == "4"
+        assert robot.get("/health").status_code == 200

@@ -383,7 +383,7 @@ class RunManager:
                 raise errors.run_not_idle(str(exc)) from None
             self.topics.commands_stored(run_id)
             self.topics.current_command_changed()
-            self.topics.run_changed(run_id)
+        self.topics.run_changed(run_id)  # robot-server advises a refetch either way
         return self.resource(run)
 
     def delete(self, run_id: str) -> None:
