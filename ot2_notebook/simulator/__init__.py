@@ -34,7 +34,9 @@ def start(
     ``protocol_sessions`` (the feature flag, on), ``session_events`` (publish the
     ``session_events`` topic, on; off imitates a real 4.x robot), ``data_dir``,
     ``allow_hosts`` (names served besides this machine's loopback names, as
-    ``--allow-host``), ``startup_timeout`` (s). Returns a handle with ``.url`` and
+    ``--allow-host``), ``startup_timeout`` (s), ``robot_software`` (4, or 8: the
+    ``/protocols`` + ``/runs`` API of robot-server 8), ``mqtt_broker`` (software 8:
+    ``"auto"``, ``"none"`` or ``"HOST:PORT"``). Returns a handle with ``.url`` and
     ``.stop()``; it is also a context manager.
 
     ``python`` (the interpreter of an environment with the simulator), ``command`` (an argv

@@ -37,6 +37,10 @@ the `Origin` of another site's page, is refused with 403.
 
 def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     config = config or SimulatorConfig()
+    if config.robot_software >= 5:  # the /protocols + /runs API of robot software 5-8
+        from ot2_notebook.simulator.v8.app import create_app as create_software_8_app
+
+        return create_software_8_app(config)
     robot = SimulatedRobot(config)
 
     @asynccontextmanager

@@ -68,10 +68,26 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"port (default {DEFAULT_PORT}, as the robot; 0 picks a free one)",
     )
     parser.add_argument(
+        "--robot-software",
+        type=int,
+        choices=(4, 8),
+        default=4,
+        help="the robot software to imitate: 4 (HTTP protocol sessions, default) or 8 "
+        "(/protocols + /runs and MQTT notifications, as robot-server 8)",
+    )
+    parser.add_argument(
+        "--mqtt-broker",
+        default="auto",
+        metavar="auto|none|HOST:PORT",
+        help="software 8: where to publish MQTT notifications: auto (start mosquitto on a free "
+        "loopback port if it is installed; default), none, or a broker's HOST:PORT",
+    )
+    parser.add_argument(
         "--max-protocols",
         type=_positive(int),
-        default=1,
-        help="uploaded protocols kept at once (default 1, as the robot)",
+        default=None,
+        help="uploaded protocols kept at once (default as the robot: 1 on software 4; "
+        "5 not used by a run on software 8)",
     )
     parser.add_argument(
         "--analysis-timeout",
@@ -137,7 +153,9 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     return SimulatorConfig(
         host=args.host,
         port=args.port,
-        max_protocols=args.max_protocols,
+        max_protocols=args.max_protocols or (1 if args.robot_software < 5 else 5),
+        robot_software=args.robot_software,
+        mqtt_broker=args.mqtt_broker,
         analysis_timeout=args.analysis_timeout,
         speed=args.speed,
         max_api_level=args.max_api_level,

@@ -39,6 +39,7 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
     #: The robot keeps one uploaded protocol; tests and notebooks may allow more.
+    #: (Software 8: protocols no run refers to; robot-server 8 keeps 5.)
     max_protocols: int = 1
     #: Seconds an analysis (or a session load) may take before it counts as hung.
     analysis_timeout: float = 60.0
@@ -60,6 +61,11 @@ class SimulatorConfig:
     #: Host names (or addresses) served besides loopback and ``host`` (``--allow-host``);
     #: ``"*"`` serves any ``Host``. Foreign ``Origin`` headers are refused regardless.
     allow_hosts: tuple[str, ...] = ()
+    #: The robot software to imitate: 4 (HTTP protocol sessions) or 8 (``/protocols`` + ``/runs``).
+    robot_software: int = 4
+    #: Software 8: where MQTT notifications go: "auto" (start mosquitto if installed), "none",
+    #: or "HOST:PORT" of a broker.
+    mqtt_broker: str = "auto"
 
     @property
     def is_loopback(self) -> bool:

@@ -103,6 +103,8 @@ _OPTION_FLAGS = {
     "max_upload_mb": "--max-upload-mb",
     "spare_workers": "--spare-workers",
     "log_level": "--log-level",
+    "robot_software": "--robot-software",
+    "mqtt_broker": "--mqtt-broker",
 }
 
 

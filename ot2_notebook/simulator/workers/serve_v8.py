@@ -1,0 +1,100 @@
+"""The body of one software-8 worker process: wait for a job, run it, report, exit.
+
+Forked warm from the pool's forkserver (``pool_v8.py``), one job per process, as the 4.x
+workers (``process.py``): an analysis, a run (for as long as it is the robot's current run),
+or a probe. The protocol's output goes to a bounded buffer, its memory is bounded, and its
+working directory is an empty folder of its own (robot-server runs protocols from its own
+folder, not the protocol's: protocol files import nothing and open nothing beside them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from ot2_notebook.simulator.workers import messages_v8 as msg
+from ot2_notebook.simulator.workers.process import _CappedOutput, _limit_memory
+
+#: The folder (inside the robot's data folder) in which each job gets an empty working folder.
+WORK_DIR_ENV = "OT2_SIM_WORK_DIR"
+
+_WARM_UP_PROTOCOL = """requirements = {"robotType": "OT-2", "apiLevel": "2.20"}
+def run(ctx):
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    pipette.pick_up_tip()
+    pipette.aspirate(10, plate["A1"])
+    pipette.dispense(10, plate["B1"])
+    pipette.drop_tip()
+"""
+
+
+class _Nowhere:
+    def send(self, obj: Any) -> None:
+        pass
+
+
+def warm_up() -> None:
+    """Analyse a small built-in protocol while this spare waits for its job: the first
+    analysis in a fresh process is the slow one (definitions read, caches filled)."""
+    from ot2_notebook.simulator.workers import engine_v8
+
+    out, err = sys.stdout, sys.stderr
+    sys.stdout = sys.stderr = _CappedOutput()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ot2-sim-warm-up-") as folder:
+            (Path(folder) / "warm_up.py").write_text(_WARM_UP_PROTOCOL)
+            job = msg.AnalyseJob(directory=folder, files=("warm_up.py",))
+            asyncio.run(engine_v8.analyse(job, _Nowhere()))
+    except Exception:  # only a speed-up: a job works the same without it
+        pass
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _run(job: Any, conn: Connection) -> None:
+    from ot2_notebook.simulator.workers import engine_v8, run_v8
+
+    if isinstance(job, msg.AnalyseJob):
+        asyncio.run(engine_v8.analyse(job, conn))
+    elif isinstance(job, msg.RunJob):
+        asyncio.run(run_v8.RunService(job, conn).serve())
+    else:
+        conn.send(msg.WorkerFailed(f"unknown job {type(job).__name__}"))
+
+
+def serve_one(conn: Connection, memory_limit_mb: int, warm: bool = False) -> None:
+    """Entry point of a worker process; ``warm``: warm up before waiting for the job."""
+    logging.getLogger("opentrons").setLevel(logging.ERROR)
+    if warm:
+        warm_up()
+    try:
+        job: Any = conn.recv()
+    except (EOFError, OSError):
+        return
+    if job is None:
+        return
+    if isinstance(job, msg.ProbeJob):
+        from ot2_notebook.simulator.workers import engine_v8
+
+        conn.send(msg.Probed(engine_v8.probe()))
+        return
+    _limit_memory(memory_limit_mb)
+    sys.stdout = sys.stderr = _CappedOutput()
+    os.chdir(tempfile.mkdtemp(prefix="job-", dir=os.environ.get(WORK_DIR_ENV) or None))
+    try:
+        _run(job, conn)
+    except BaseException as error:  # the simulator's own failure, not the protocol's
+        try:
+            conn.send(msg.WorkerFailed(f"{type(error).__name__}: {error}"))
+        except (OSError, EOFError):
+            pass
+        if not isinstance(error, Exception):
+            raise
