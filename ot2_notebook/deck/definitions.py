@@ -83,8 +83,8 @@ class LabwareDefinition:
     y_dimension: float
     corner_x: float
     corner_y: float
-    wells: Mapping[str, Well]
-    is_tiprack: bool
+    wells: Mapping[str, Well] = field(repr=False)
+    is_tiprack: bool = False
     quirks: tuple[str, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

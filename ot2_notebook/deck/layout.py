@@ -91,7 +91,7 @@ class PlacedLabware:
     slot: int
     label: str
     uri: str
-    definition: LabwareDefinition | None
+    definition: LabwareDefinition | None = field(repr=False)
     x: float
     y: float
     width: float
