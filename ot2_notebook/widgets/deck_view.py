@@ -362,12 +362,19 @@ class DeckView(Panel):
         estimate = self.protocol.estimated_duration if self.protocol else None
         self.timeline = Timeline(self.deck_layout, estimated_duration=estimate)
         self._live = True
+        self._drawn_at = None  # what was drawn belongs to the old timeline
 
     def _on_step(self, step: StepEvent) -> None:
         with self._lock:
             if self.which == "load":
                 return
             if not self._live:
+                if self.state not in (states.RUNNING, states.PAUSED):
+                    # history, not progress (a first poll reports the newest step): the
+                    # session's events say the rest
+                    self._resync = True
+                    self._request()
+                    return
                 self._start_live_run()
             if step.phase == "start":
                 if step.index is not None and step.index != len(self.timeline) + 1:
@@ -427,6 +434,7 @@ class DeckView(Panel):
         """Slider and play button range to the timeline; with ``follow``, the newest step."""
         with self._lock:
             total = len(self.timeline)
+            at_end = self.slider.value == self.slider.max
             self._setting = True
             try:
                 if self.slider.max != total:
@@ -434,9 +442,7 @@ class DeckView(Panel):
                         self.slider.value = total
                     self.play.max = total
                     self.slider.max = total
-                if follow and self._live:
-                    self.slider.value = total
-                elif follow and self._drawn_at is None:
+                if follow and (self._live or at_end or self._drawn_at is None):
                     self.slider.value = total
             finally:
                 self._setting = False
@@ -531,7 +537,7 @@ class DeckView(Panel):
         """The deck after step ``n`` (default: the step shown) as one SVG document, with
         the step under it; fixed colours (``theme="dark"`` or ``"jupyter"`` for others)."""
         with self._lock:
-            n = self.position if n is None else n
+            n = min(self.position, len(self.timeline)) if n is None else n
             state = self.timeline.state(n)
             name = self.protocol.name if self.protocol else "deck"
             caption = f"{name} · step {n} of {len(self.timeline)}"
@@ -576,12 +582,15 @@ class DeckView(Panel):
         return name
 
     def wait_for_step(self, n: int, timeout: float = 60.0) -> int:
-        """Block until the view has drawn step ``n`` or later of a live run; returns the
-        step drawn."""
+        """Block until the view shows step ``n`` or later of a run (live, or the run's own
+        steps once it is over; not the load simulation's); returns the step shown."""
+
+        def shown() -> bool:
+            run = self._live or self.timeline.phase == "run"
+            return run and self._drawn_at is not None and self._drawn_at >= n
+
         with self._drawn:
-            ok = self._drawn.wait_for(
-                lambda: self._drawn_at is not None and self._drawn_at >= n, timeout
-            )
+            ok = self._drawn.wait_for(shown, timeout)
             if not ok:
                 raise TimeoutError(
                     f"The deck view did not show step {n} within {timeout:g} s "
@@ -622,7 +631,7 @@ class DeckView(Panel):
     def text(self) -> str:
         with self._lock:
             name = self.protocol.name if self.protocol else "deck"
-            n = self.position
+            n = min(self.position, len(self.timeline))
             lines = [f"DeckView: {name} ({self._source_label()}, step {n} of {len(self.timeline)})"]
             state = self.timeline.state(n)
             if state.current is not None:
