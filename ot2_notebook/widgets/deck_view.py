@@ -363,6 +363,11 @@ class DeckView(Panel):
         self.timeline = Timeline(self.deck_layout, estimated_duration=estimate)
         self._live = True
         self._drawn_at = None  # what was drawn belongs to the old timeline
+        self._setting = True
+        try:
+            self.follow_button.value = True  # a new run is news: follow it
+        finally:
+            self._setting = False
 
     def _on_step(self, step: StepEvent) -> None:
         with self._lock:
@@ -454,7 +459,7 @@ class DeckView(Panel):
             self._draw(int(change["new"]))
 
     def _on_follow(self, change: Mapping[str, Any]) -> None:
-        if change["new"]:
+        if change["new"] and not self._setting:
             with self._lock:
                 self._sync_controls(follow=True)
                 self._draw(self.slider.value)
@@ -592,9 +597,10 @@ class DeckView(Panel):
         with self._drawn:
             ok = self._drawn.wait_for(shown, timeout)
             if not ok:
+                hint = "" if self.follow_button.value else " ('Follow live' is off)"
                 raise TimeoutError(
-                    f"The deck view did not show step {n} within {timeout:g} s "
-                    f"(it shows step {self._drawn_at}, of {len(self.timeline)})."
+                    f"The deck view did not show step {n} of a run within {timeout:g} s "
+                    f"(it shows step {self._drawn_at} of {len(self.timeline)}){hint}."
                 )
             return int(self._drawn_at or 0)
 
