@@ -632,6 +632,9 @@ class DeckView(Panel):
         self.stop(timeout)
         if self._client is not None:
             self._client.close()
+        link = getattr(self, "_link", None)
+        if link is not None:
+            link.close()
         super().close()
 
     def text(self) -> str:

@@ -1,13 +1,14 @@
 """The deck view in a real JupyterLab in headless Chromium: wells drawn from the labware
 definitions, a live run followed while no cell runs, a finished run scrubbed with the
-slider, and run controls whose enabled state shows at a glance.
+slider, JupyterLab's dark theme, and run controls whose enabled state shows at a glance.
 
 The test writes its own small notebook (the Python API, no magics): it starts a paced
 simulated robot in the kernel, uploads the serial dilution, shows a ``DeckView`` of its
 session, and starts the run from a cell that returns at once. What the page shows is read
 from the DOM (the SVG the widgets hold, their text), and compared with the protocol's own
 settings. Screenshots go to ``test-artifacts/`` (``deck-view-loaded.png``,
-``deck-view-live.png``, ``deck-view-finished.png``, ``deck-view-scrubbed.png``,
+``deck-view-live.png``, ``deck-view-finished.png``, ``deck-view-dark.png``,
+``deck-view-scrubbed.png``,
 ``run-controls.png``).
 """
 
@@ -42,6 +43,7 @@ SCREENSHOTS = (
     "deck-view-live.png",
     "deck-view-finished.png",
     "deck-view-scrubbed.png",
+    "deck-view-dark.png",
     "run-controls.png",
 )
 
@@ -199,6 +201,39 @@ def test_deck_view_in_jupyterlab(lab: JupyterLab, page: Page, artifacts: Path) -
     assert fills == expected
     expect(state.locator(".ot2-tip-used")).to_have_count(tips)
     view.screenshot(path=str(artifacts / "deck-view-finished.png"))
+
+    # -- the dark theme: the deck takes JupyterLab's colours --------------------------------------
+    slot_fill = "(r) => getComputedStyle(r).fill"
+    layout_color = (
+        "() => { const d = document.createElement('div');"
+        " d.style.color = 'var(--jp-layout-color1)'; document.body.appendChild(d);"
+        " const c = getComputedStyle(d).color; d.remove(); return c; }"
+    )
+    empty_slot = base.locator('rect.ot2-slot[data-slot="5"]')
+    light = empty_slot.evaluate(slot_fill)
+    assert light == page.evaluate(layout_color), light
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Dark'})"
+    )
+    page.wait_for_function(
+        "() => document.body.dataset.jpThemeLight === 'false'", timeout=UPDATE_TIMEOUT
+    )
+    page.wait_for_function(
+        "([slot, light]) => getComputedStyle(slot).fill !== light",
+        arg=[empty_slot.element_handle(), light],
+        timeout=UPDATE_TIMEOUT,
+    )
+    dark = empty_slot.evaluate(slot_fill)
+    assert dark == page.evaluate(layout_color) and dark != light, (light, dark)
+    view.screenshot(path=str(artifacts / "deck-view-dark.png"))
+    page.evaluate(
+        "() => window.jupyterapp.commands.execute('apputils:change-theme', "
+        "{theme: 'JupyterLab Light'})"
+    )
+    page.wait_for_function(
+        "() => document.body.dataset.jpThemeLight === 'true'", timeout=UPDATE_TIMEOUT
+    )
 
     # -- scrubbing: a click on the slider's track, the deck goes back --------------------------
     track = view.locator(".ot2-deck-slider .noUi-base")
