@@ -438,3 +438,37 @@ def test_unknown_labware_is_kept_by_name() -> None:
         layout, event("ASPIRATE", 1, "Aspirating 5.0 uL from B2 of My Rack on 4 at 1.0 uL/sec")
     )
     assert timeline.volumes()[["slot", "well", "volume"]].values.tolist() == [[4, "B2", -5.0]]
+
+
+def test_a_run_read_mid_step_goes_on_live() -> None:
+    """A view that catches up from the session's events mid-transfer keeps the nesting for
+    the steps the feed brings next."""
+    layout = two_pipette_layout()
+    on = "of Corning 96 Well Plate 360 µL Flat on 2"
+    so_far = [
+        {
+            "source": "protocol",
+            "event": "command.TRANSFER.start",
+            "commandId": "1",
+            "params": {"text": f"Transferring 30.0 from A1 {on} to B1 {on}"},
+        },
+        *event(
+            "PICK_UP_TIP", 2, "Picking up tip from A1 of Opentrons OT-2 96 Tip Rack 300 µL on 4"
+        ),
+    ]
+    timeline = Timeline.from_events(layout, so_far)
+    timeline.add_event(
+        "command.ASPIRATE.start", f"Aspirating 30.0 uL from A1 {on} at 1.0 uL/sec", None, "3"
+    )
+    timeline.add_event("command.ASPIRATE.end", None, None, "3")
+    timeline.add_event("command.TRANSFER.end", None, None, "1")
+    timeline.add_event(
+        "command.DROP_TIP.start", "Dropping tip into Trash Bin on slot 12", None, "4"
+    )
+    assert [(s.index, s.depth, s.parent) for s in timeline.steps] == [
+        (1, 0, None),
+        (2, 1, 1),
+        (3, 1, 1),
+        (4, 0, None),
+    ]
+    assert timeline.step_mounts[2] == "right"  # the 300 µL tip went on the p300

@@ -307,10 +307,12 @@ class StepBuilder:
         text: str | None,
         structured: Any = None,
         command_id: str | None = None,
+        index: int | None = None,
     ) -> Step:
+        """A step started; ``index`` is its number (default: one more than the last)."""
         parent = self._open[-1][1] if self._open else None
         step = make_step(
-            len(self.steps) + 1,
+            index if index is not None else len(self.steps) + 1,
             event,
             text,
             structured,

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ot2_notebook.deck.layout import DeckLayout, PlacedLabware
-from ot2_notebook.deck.steps import Step, StepBuilder, WellRef, select_steps, steps_from_events
+from ot2_notebook.deck.steps import Step, StepBuilder, WellRef, select_steps
+from ot2_notebook.step_data import STRUCTURED_KEY
 
 if TYPE_CHECKING:
     import pandas
@@ -223,12 +224,19 @@ class Timeline:
         """From a session's ``details.events`` (raw JSON): one pass through the protocol,
         chosen by ``which`` (see :func:`~ot2_notebook.deck.steps.select_steps`)."""
         phase, chosen = select_steps(events, which)
-        return cls(
-            layout,
-            steps_from_events(chosen),
-            estimated_duration=estimated_duration,
-            phase=phase,
-        )
+        timeline = cls(layout, estimated_duration=estimated_duration, phase=phase)
+        for event in chosen:  # as a live run feeds them: a run in progress can go on
+            params = event.get("params")
+            params = params if isinstance(params, Mapping) else {}
+            text = params.get("text")
+            command_id = event.get("commandId")
+            timeline.add_event(
+                str(event.get("event") or ""),
+                text if isinstance(text, str) else None,
+                params.get(STRUCTURED_KEY),
+                str(command_id) if command_id is not None else None,
+            )
+        return timeline
 
     @classmethod
     def from_session(
@@ -282,8 +290,9 @@ class Timeline:
         if phase == "end":
             self._builder.end(command_id)
             return None
-        step = self._builder.start(event, text, structured, command_id)
-        step = replace(step, index=len(self._records) + 1)
+        step = self._builder.start(
+            event, text, structured, command_id, index=len(self._records) + 1
+        )
         self.append(step)
         return step
 
