@@ -472,3 +472,17 @@ def test_a_run_read_mid_step_goes_on_live() -> None:
         (4, 0, None),
     ]
     assert timeline.step_mounts[2] == "right"  # the 300 µL tip went on the p300
+
+
+def test_module_and_protocol_steps_need_no_reading() -> None:
+    for name, text in [
+        (
+            "TEMPDECK_SET_TEMP",
+            "Setting Temperature Module temperature to 4 °C (rounded off to nearest integer)",
+        ),
+        ("THERMOCYCLER_CLOSE", "Closing Thermocycler lid"),
+        ("COMMENT", "put the plate in"),
+        ("PAUSE", "Pausing robot operation: load the plate"),
+    ]:
+        assert make_step(1, f"command.{name}.start", text).understood, name
+    assert not make_step(1, "command.PICK_UP_TIP.start", "Picking up a tip somewhere").understood

@@ -157,12 +157,13 @@ def command_of_text(text: str) -> str | None:
 
 
 def parse_text(command: str, text: str | None) -> ParsedText:
-    """Read a step text written by opentrons' template for ``command``."""
+    """Read a step text written by opentrons' template for ``command``. ``understood`` is
+    ``False`` only for a pipetting step whose text does not read as its template."""
     if not text:
         return ParsedText(False)
     pattern = _TEMPLATES.get(command)
-    if pattern is None:
-        return ParsedText(command in ("TOUCH_TIP", "RETURN_TIP", "COMMENT", "PAUSE", "HOME"))
+    if pattern is None:  # a step that moves no liquid and no tip by itself (modules, comments)
+        return ParsedText(True)
     match = pattern.match(text.strip())
     if match is None:
         return ParsedText(False)
