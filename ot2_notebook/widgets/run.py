@@ -335,8 +335,16 @@ class RunPanel(Panel):
             state = tracker.state
             enabled = frozenset() if self._retired or tracker.gone else enabled_buttons(state)
             self.state_view.value = self._state_html()
+            shown = "deleted" if tracker.gone else (state or "unknown")
             for name, button in self.buttons.items():
                 button.disabled = name not in enabled
+                # a disabled button says why (it is drawn muted: panels.css)
+                button.tooltip = (
+                    _BUTTON_LOOK[name][3]
+                    if name in enabled
+                    else f"{_BUTTON_LOOK[name][0]} is not possible: the session is {shown}"
+                    + (" (this panel no longer updates)" if self._retired else "")
+                )
             total = tracker.total or 0
             self.progress.max = max(total, 1)
             self.progress.value = min(tracker.index, self.progress.max)
