@@ -291,7 +291,7 @@ def test_the_fleet_panel_shows_a_robot_gone_and_keeps_following_the_other(
     )
     assert done["doomed"].reachable is False
     assert "session finished (slow_steps), step 30 of 30" in panel.text()
-    assert "doomed: unreachable" in panel.text()
+    assert "doomed (default): unreachable (last known: " in panel.text()
     assert "step 30 of 30" in panel.rows["steady"].value
     panel.close()
     assert panel.threads == []
