@@ -194,7 +194,9 @@ def test_a_python_file_with_support_files_from_disk(
     book: Notebook, robot_url: str, api: Api, clean_robot: None
 ) -> None:
     book.ok(f"%ot2_connect {robot_url}")
-    support = " ".join(str(PROTOCOLS / n) for n in ("dilution_helpers.py", "dilution_settings.json"))
+    support = " ".join(
+        str(PROTOCOLS / n) for n in ("dilution_helpers.py", "dilution_settings.json")
+    )
     shown = book.ok(f"%ot2_upload {PROTOCOLS / 'serial_dilution.py'} --support {support}").shown
     assert "EquipmentPanel" in shown
     stored = protocols_on(api)["serial_dilution"]
@@ -224,12 +226,43 @@ def test_run_uses_the_session_already_loaded(
     assert api.state(session_id) == "finished"
 
 
+def test_what_a_notebook_made_stays_its_own_across_restarts_and_not_anothers(
+    book: Notebook,
+    robot_url: str,
+    api: Api,
+    clean_robot: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OT2_NOTEBOOK_STATE_DIR", str(tmp_path))
+    api.upload("raises.py")  # not this notebook's
+
+    def session(workspace: str) -> str:
+        book.ok("%unload_ext ot2_notebook")  # the extension's memory goes, as in a restart
+        book.ok("%load_ext ot2_notebook")
+        book.ok(f"%config OT2Magics.workspace = {workspace!r}")
+        return book.ok(f"%ot2_connect {robot_url}").shown
+
+    session("lab/plates.ipynb")
+    book.ok(cell("mine", "mine"))
+    shown = session("lab/plates.ipynb")
+    assert "protocol 'mine' (uploaded by this notebook)" in shown
+    assert "protocol 'raises' (not uploaded by this notebook, 1 analysis error(s))" in shown
+
+    shown = session("lab/another.ipynb")
+    assert "protocol 'mine' (not uploaded by this notebook)" in shown
+    assert "Nothing this notebook created" in book.ok("%ot2_cleanup").shown
+    assert set(protocols_on(api)) == {"mine", "raises"}
+
+    session("lab/plates.ipynb")
+    assert "Deleted 1 protocol (mine)" in book.ok("%ot2_cleanup").shown
+    assert list(protocols_on(api)) == ["raises"]
+
+
 # -- several robots -------------------------------------------------------------------------------
 
 
-def test_several_robots_by_name(
-    book: Notebook, start_sim: Callable[..., SimulatorHandle]
-) -> None:
+def test_several_robots_by_name(book: Notebook, start_sim: Callable[..., SimulatorHandle]) -> None:
     left, right = start_sim(analysis_timeout=20), start_sim(analysis_timeout=20)
     first = book.ok(f"%ot2_connect {left.url} --name left").shown
     assert first.startswith(f"Connected robot 'left': ot2-sim at {left.url}")
@@ -267,8 +300,10 @@ def test_the_fleet_panel_shows_a_robot_gone_and_keeps_following_the_other(
 
     def running(statuses: dict) -> bool:
         session = statuses["steady"].session
-        return statuses["doomed"].reachable is True and session is not None and (
-            session.state == "running" and session.index >= 2
+        return (
+            statuses["doomed"].reachable is True
+            and session is not None
+            and (session.state == "running" and session.index >= 2)
         )
 
     panel.wait_until(running, timeout=60)
@@ -281,8 +316,7 @@ def test_the_fleet_panel_shows_a_robot_gone_and_keeps_following_the_other(
     assert "ot2-fleet-reachable" not in row._dom_classes
     assert "unreachable" in row.value and "Cannot reach the robot" in row.value
     panel.wait_until(
-        lambda s: s["steady"].session is not None
-        and s["steady"].session.index > index_when_gone,
+        lambda s: s["steady"].session is not None and s["steady"].session.index > index_when_gone,
         timeout=30,
     )
     done = panel.wait_until(

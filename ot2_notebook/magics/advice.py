@@ -62,10 +62,12 @@ _QUOTED = re.compile(r'"([^"]+)"')
 
 def suggestions(name: str, candidates: Iterable[str], *, ignore_case: bool = False) -> list[str]:
     """The valid names closest to ``name``, best first: the best one, and up to two more
-    about as close (none if nothing is close)."""
+    about as close (none if nothing is close, or if ``name`` is valid itself)."""
     pool = sorted(set(candidates))
     key = (lambda text: text.lower()) if ignore_case else (lambda text: text)
     wanted = key(name)
+    if any(key(c) == wanted for c in pool):
+        return []
     close = difflib.get_close_matches(wanted, [key(c) for c in pool], n=5, cutoff=0.6)
     by_key = {key(c): c for c in pool}
     scored = [

@@ -152,8 +152,6 @@ def contents_note(
     protocols: Sequence[Protocol], sessions: Sequence[Session], ours: set[str], remembered: bool
 ) -> Note:
     """What is on a robot: each protocol (whose) and its sessions with their states."""
-    if not protocols and not sessions:
-        return Note("The robot holds no protocol and no session.", css_class="ot2-contents")
     lines = ["On the robot:"]
     others = "not uploaded by this notebook" if remembered else "not uploaded by this kernel"
     for protocol in protocols:

@@ -140,10 +140,11 @@ class OT2Magics(Magics):
 
     @observe("workspace")
     def _workspace_changed(self, change: Any) -> None:
-        if self._flow is not None:
+        flow = getattr(self, "_flow", None)  # None while the config is applied at __init__
+        if flow is not None:
             ledger = self._ledger()
-            ledger.absorb(self._flow.ledger)
-            self._flow.ledger = ledger
+            ledger.absorb(flow.ledger)
+            flow.ledger = ledger
 
     def install(self) -> None:
         """Start following cell runs (for cell ids and execution counts)."""
@@ -403,7 +404,9 @@ class OT2Magics(Magics):
         if args.name is not None:
             note.text = note.text.replace("Connected to ", f"Connected robot {args.name!r}: ", 1)
         display.show(note)
-        display.show(self.flow.contents(found.client))
+        contents = self.flow.contents(found.client)
+        if contents is not None:
+            display.show(contents)
 
     @magic_arguments()
     @argument(

@@ -296,8 +296,9 @@ class Flow:
 
     # -- status and cleanup ----------------------------------------------------------------
 
-    def contents(self, robot: RobotClient) -> display.Note:
-        """What is on the robot (protocols, sessions, whose), pruning stale records."""
+    def contents(self, robot: RobotClient) -> display.Note | None:
+        """What is on the robot (protocols, sessions, whose; ``None`` when it holds nothing),
+        pruning stale records."""
         with robot_errors(f"Reading the robot at {robot.base_url}"):
             protocols = robot.protocols()
             sessions = robot.sessions()
@@ -305,6 +306,8 @@ class Flow:
         self.ledger.prune(
             url, [(p.id, created_stamp(p.data.raw)) for p in protocols], [s.id for s in sessions]
         )
+        if not protocols and not sessions:
+            return None
         ours = {p.id for p in protocols if self.ledger.owns_protocol(url, p.id, p.data.raw)}
         return display.contents_note(protocols, sessions, ours, self.ledger.persistent)
 
