@@ -244,7 +244,7 @@ def _room_note(removed: Sequence[str], full: UploadLimitError) -> str:
     names = ", ".join(repr(r) for r in removed)
     return (
         f"Made room on the robot ({keeps}): removed {names}, uploaded by this notebook and "
-        "not in use. (%config OT2Magics.make_room = False to be asked instead.)"
+        "not in use (with %config OT2Magics.make_room = False the upload fails instead)."
     )
 
 
