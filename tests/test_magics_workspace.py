@@ -78,7 +78,8 @@ def test_a_full_robot_makes_room_from_this_notebooks_idle_protocols(
     second = book.ok(cell("second", "the second protocol", "--run --wait"))
     assert (
         "Made room on the robot (it keeps 1 protocol): removed 'first', uploaded by this "
-        "notebook and not in use." in second.shown
+        "notebook and not in use (with %config OT2Magics.make_room = False the upload fails "
+        "instead)." in second.shown
     )
     assert "RunPanel: the second protocol (second)" in second.shown
     assert "state: finished" in second.shown
@@ -106,7 +107,7 @@ def test_what_someone_else_uploaded_is_never_removed(
         assert isinstance(error.robot_error, UploadLimitError)
         report = str(error)
         assert "The robot keeps at most 1 protocol; this upload needs one place freed." in report
-        assert "  - 'raises': not uploaded by this notebook" in report
+        assert "  - 'raises': not uploaded by this kernel (another notebook" in report
         assert "%ot2_cleanup --all" in report
         assert "Protocol 'mine' is not on the robot." in report
         assert_no_traceback(ran)

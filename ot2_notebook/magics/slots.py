@@ -58,8 +58,9 @@ class Occupant:
     def removable(self) -> bool:
         return self.ours and self.live is None
 
-    def line(self, strict: bool) -> str:
-        """Why it is in the way and what to do, for the error."""
+    def line(self, strict: bool, remembered: bool = True) -> str:
+        """Why it is in the way and what to do, for the error (``remembered``: whether this
+        notebook's uploads from before a kernel restart are known)."""
         name = repr(self.id)
         live = self.live
         if live is not None:
@@ -69,9 +70,16 @@ class Occupant:
                 "finish, or cancel it in its run panel, then run this cell again."
             )
         if not self.ours:
+            origin = (
+                "not uploaded by this notebook (another notebook, the Opentrons App or a "
+                "script)"
+                if remembered
+                else "not uploaded by this kernel (another notebook, the Opentrons App, a "
+                "script, or this notebook before a kernel restart: set %config "
+                "OT2Magics.workspace = 'NAME' to keep uploads across restarts)"
+            )
             return (
-                f"  - {name}: not uploaded by this notebook (another notebook, the Opentrons "
-                "App or a script), so it is never removed for you. If nobody needs it: "
+                f"  - {name}: {origin}, so it is never removed for you. If nobody needs it: "
                 f"%ot2_cleanup --all, or ot2_notebook.current_robot().delete_protocol({name})."
             )
         if strict:
@@ -134,7 +142,7 @@ def make_room(
     needed = _needed(error, len(found))
     removable = [o for o in found if o.removable]
     if not allowed or len(removable) < needed:
-        _explain(error, found, strict=not allowed, needed=needed)
+        _explain(error, found, strict=not allowed, needed=needed, remembered=ledger.persistent)
         raise RobotRequestError(doing, error, state) from error
     removed: list[str] = []
     for occupant in removable[:needed]:
@@ -170,7 +178,12 @@ def _remove(
 
 
 def _explain(
-    error: UploadLimitError, found: Sequence[Occupant], *, strict: bool, needed: int
+    error: UploadLimitError,
+    found: Sequence[Occupant],
+    *,
+    strict: bool,
+    needed: int,
+    remembered: bool,
 ) -> None:
     limit = error.limit
     keeps = (
@@ -180,5 +193,7 @@ def _explain(
     )
     room = "one place" if needed == 1 else f"{needed} places"
     lines = [f"{keeps}; this upload needs {room} freed. In the way:"]
-    lines += [o.line(strict) for o in found] or ["  (nothing listed: try the upload again)"]
+    lines += [o.line(strict, remembered) for o in found] or [
+        "  (nothing listed: try the upload again)"
+    ]
     error.hint = "\n".join(lines)
