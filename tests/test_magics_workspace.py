@@ -114,6 +114,20 @@ def test_what_someone_else_uploaded_is_never_removed(
         assert list(protocols_on(api)) == ["raises"]
 
 
+def test_replacing_a_protocol_of_the_same_name_from_elsewhere_says_so(
+    book: Notebook, robot_url: str, api: Api, clean_robot: None
+) -> None:
+    api.upload("raises.py")
+    book.ok(f"%ot2_connect {robot_url}")
+    shown = book.ok(cell("raises", "mine now")).shown
+    assert (
+        "Replaced protocol 'raises' that was on the robot: this kernel had not uploaded it"
+    ) in shown
+    again = book.ok(cell("raises", "mine again")).shown  # now it is this kernel's
+    assert "Replaced protocol" not in again
+    assert protocols_on(api)["raises"]["metadata"]["name"] == "mine again"
+
+
 def test_a_protocol_whose_run_is_in_progress_is_never_removed(
     book: Notebook, one_slot: SimulatorHandle
 ) -> None:

@@ -201,7 +201,7 @@ def replace_protocol(
         ledger.forget_session(url, session.id)
     existed = True
     try:
-        robot.delete_protocol(name)
+        previous = robot.delete_protocol(name)
     except NotFoundError:
         existed = False
     except RobotError as exc:
@@ -210,6 +210,13 @@ def replace_protocol(
             exc,
             f"The robot still holds the previous version of {name!r}; nothing was uploaded.",
         ) from exc
+    else:
+        if notify is not None and not ledger.owns_protocol(url, name, previous.data.raw):
+            whose = "this notebook" if ledger.persistent else "this kernel"
+            notify(
+                f"Replaced protocol {name!r} that was on the robot: {whose} had not uploaded "
+                "it (a protocol of the same name from elsewhere, or from before a restart)."
+            )
     ledger.forget_protocol(url, name)
     if existed:
         state = (
