@@ -71,8 +71,7 @@ class Occupant:
             )
         if not self.ours:
             origin = (
-                "not uploaded by this notebook (another notebook, the Opentrons App or a "
-                "script)"
+                "not uploaded by this notebook (another notebook, the Opentrons App or a script)"
                 if remembered
                 else "not uploaded by this kernel (another notebook, the Opentrons App, a "
                 "script, or this notebook before a kernel restart: set %config "
