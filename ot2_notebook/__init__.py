@@ -2,6 +2,8 @@
 
 ``%load_ext ot2_notebook`` registers the cell magics; ``ot2_notebook.RobotClient`` is the
 Python client; ``ot2-sim`` (``ot2_notebook.simulator``) is a local simulated robot.
+``current_robot()`` is the kernel's default robot, ``robot(NAME)`` and ``robots()`` the
+robots connected by name (``%ot2_connect URL --name NAME``).
 
 Importing this package is cheap on purpose: names are resolved on first use, and
 nothing here imports ``opentrons`` (only the simulator's worker processes do).
@@ -22,6 +24,9 @@ _LAZY: dict[str, str] = {
     "RobotError": "ot2_notebook.client",
     "current_robot": "ot2_notebook.client",
     "set_current_robot": "ot2_notebook.client",
+    "robot": "ot2_notebook.client",
+    "robots": "ot2_notebook.client",
+    "add_robot": "ot2_notebook.client",
 }
 
 __all__ = [
@@ -30,8 +35,11 @@ __all__ = [
     "RobotError",
     "Session",
     "__version__",
+    "add_robot",
     "current_robot",
     "load_ipython_extension",
+    "robot",
+    "robots",
     "set_current_robot",
     "unload_ipython_extension",
 ]
@@ -42,7 +50,10 @@ if TYPE_CHECKING:
         RobotClient,
         RobotError,
         Session,
+        add_robot,
         current_robot,
+        robot,
+        robots,
         set_current_robot,
     )
 

@@ -165,12 +165,23 @@ BAD_LINES = [
     ("%%ot2_support ../helpers.py\nx = 1", "contains a folder"),
     ("%%ot2_support .env\nx = 1", "starts with '.'"),
     ("%%ot2_support helpers.py extra.py\nx = 1", "unrecognized arguments: extra.py"),
-    ("%ot2_upload", "the following arguments are required: name"),
+    ("%%ot2_protocol demo --json --part\n{}", "a JSON protocol is one cell"),
+    ("%%ot2_protocol demo --robot nowhere\nx = 1", "--robot nowhere: no robot of that name"),
+    ("%ot2_connect --name 'two words' --simulate", "a robot's name is a short word"),
+    ("%ot2_connect --default", "--default goes with --name"),
+    ("%ot2_upload", "the following arguments are required: protocol"),
     ("%ot2_upload never_defined", "this notebook has no protocol 'never_defined'"),
-    ("%ot2_run", "the following arguments are required: name"),
+    ("%ot2_upload no/such/file.py", "no such protocol file"),
+    ("%ot2_upload missing.json", "no such protocol file"),
+    (f"%ot2_upload {PROTOCOLS / 'dilution_settings.json'}x", "no such protocol file"),
+    (f"%ot2_upload {PROTOCOLS.parent / 'recordings' / 'README.md'}", "is not a protocol file"),
+    ("%ot2_upload never_defined --support x.py", "--support goes with a protocol file"),
+    ("%ot2_run", "the following arguments are required: protocol"),
     ("%ot2_run never_defined", "no protocol 'never_defined' in this notebook"),
     ("%ot2_run demo --bogus", "unrecognized arguments: --bogus"),
     ("%ot2_status now", "unrecognized arguments: now"),
+    ("%ot2_status --all --robot x", "--all shows every robot"),
+    ("%ot2_cleanup --robot nowhere", "--robot nowhere: no robot of that name"),
     ("%ot2_cleanup everything", "unrecognized arguments: everything"),
 ]
 
@@ -244,8 +255,11 @@ def test_a_failed_replacement_says_the_old_version_is_gone(
 def test_a_full_robot_is_explained_and_left_as_it_was(
     bare: Notebook, start_sim: Callable[..., SimulatorHandle]
 ) -> None:
+    """The strict setting: a full robot is never emptied for an upload, and the error names
+    what is in the way (making room is tested in tests/test_magics_workspace.py)."""
     sim = start_sim(analysis_timeout=20)  # keeps one protocol, as an OT-2 does
     bare.ok("%load_ext ot2_notebook")
+    bare.ok("%config OT2Magics.make_room = False")
     bare.ok(f"%ot2_connect {sim.url}")
     bare.ok(PAUSING_CELL.format(flags=""))
     ran = bare.run(PAUSING_CELL.replace("hold", "second_hold").format(flags=""))
@@ -254,7 +268,12 @@ def test_a_full_robot_is_explained_and_left_as_it_was(
     assert isinstance(error.robot_error, UploadLimitError)
     report = str(error)
     assert "Protocol 'second_hold' is not on the robot." in report
-    assert "The robot already holds 'hold'" in report and "%ot2_cleanup" in report
+    assert "The robot keeps at most 1 protocol; this upload needs one place freed." in report
+    assert (
+        "  - 'hold': uploaded by this notebook and not in use, kept because "
+        "OT2Magics.make_room is off; %ot2_cleanup removes it"
+    ) in report
+    assert_no_traceback(ran)
     with Api(sim.url) as api:
         assert list(protocols_on(api)) == ["hold"]
 

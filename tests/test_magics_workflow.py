@@ -465,12 +465,22 @@ def test_run_returns_while_the_run_goes_on_and_a_running_protocol_is_not_replace
     # the cell has returned; the run is still going on the robot (it pauses itself)
     api.wait_for_state(session["id"], "paused", timeout=30)
 
-    again = notebook.run(PAUSING_CELL.format(flags="--run"), cell_id="hold")
-    assert type(again.error) is OT2MagicError
-    assert "is paused on the robot" in str(again.error) and "nothing was changed" in str(
-        again.error
+    # The same cell again: the robot holds exactly it, so the cell follows the paused run.
+    again = notebook.ok(PAUSING_CELL.format(flags="--run"), cell_id="hold")
+    assert "Protocol 'hold' is unchanged on the robot and its run is paused" in again.shown
+    assert f"Protocol 'hold' is paused on the robot (session {session['id']}): following" in (
+        again.shown
     )
-    assert_no_traceback(again)
+    assert "state: paused (waiting for you)" in again.shown
+    assert [s["id"] for s in sessions_on(api)] == [session["id"]]
+
+    # A changed cell would replace the protocol under its own run: refused.
+    changed = PAUSING_CELL.replace("after the pause", "after the pause, changed")
+    refused = notebook.run(changed.format(flags="--run"), cell_id="hold")
+    assert type(refused.error) is OT2MagicError
+    assert "is paused on the robot" in str(refused.error)
+    assert "nothing was changed" in str(refused.error)
+    assert_no_traceback(refused)
     assert api.state(session["id"]) == "paused"
     assert list(protocols_on(api)) == ["hold"]
 

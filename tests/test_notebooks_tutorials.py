@@ -177,5 +177,7 @@ def test_real_robot_cells_against_a_robot_like_simulator(
         assert client.settings()["enableHttpProtocolSessions"] is True
         assert client.protocols() == []
         assert client.sessions() == []
-    # The rehearsal after the robot cells ran on the notebook's own simulated robot.
-    assert "Deleted 1 protocol (robot_check) and 1 session" in plain_text(code_cells(notebook)[-1])
+    # The rehearsal after the robot cells ran on the notebook's own simulated robot: there
+    # the second upload made room, and the last cell deletes what the notebook made last.
+    assert "removed 'robot_check'" in plain_text(cell_with(notebook, "second_protocol"))
+    assert "Deleted 1 protocol (third_protocol)" in plain_text(code_cells(notebook)[-1])

@@ -9,7 +9,7 @@ since they need ``websocket-client``.
 Modules, one job each: :mod:`.urls` (robot addresses), :mod:`.transport` (one HTTP request,
 its failures as errors), :mod:`.files` (the files of an upload), :mod:`.http` (the 4.x
 endpoints; ``RobotClient``, ``Protocol``, ``Session``), :mod:`.models` (plain data),
-:mod:`.errors` (the ``RobotError`` family), :mod:`.current` (the kernel's robot),
+:mod:`.errors` (the ``RobotError`` family), :mod:`.current` (the kernel's robots),
 :mod:`.feed` (the websocket), :mod:`.reconcile` (what a watcher reports, as pure functions),
 :mod:`.watcher` (``SessionWatcher``). No Jupyter, no opentrons, no simulator here.
 """
@@ -19,7 +19,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ot2_notebook.client.current import current_robot, set_current_robot
+from ot2_notebook.client.current import (
+    add_robot,
+    current_robot,
+    default_robot_name,
+    remove_robot,
+    robot,
+    robots,
+    set_current_robot,
+)
 from ot2_notebook.client.errors import (
     AnalysisError,
     CommandNotAllowedError,
@@ -35,6 +43,7 @@ from ot2_notebook.client.errors import (
     SessionNotActiveError,
     SessionTimeoutError,
     UnexpectedResponseError,
+    UnknownRobotError,
     UploadLimitError,
 )
 from ot2_notebook.client.files import FileInput
@@ -108,10 +117,16 @@ __all__ = [
     "SessionWatcher",
     "StepEvent",
     "UnexpectedResponseError",
+    "UnknownRobotError",
     "UploadLimitError",
+    "add_robot",
     "current_robot",
+    "default_robot_name",
     "normalize_url",
     "protocol_id_for",
+    "remove_robot",
+    "robot",
+    "robots",
     "set_current_robot",
 ]
 

@@ -50,6 +50,7 @@ __all__ = [
     "SessionTimeoutError",
     "SessionView",
     "UnexpectedResponseError",
+    "UnknownRobotError",
     "UploadLimitError",
     "error_from_response",
     "parse_error_body",
@@ -628,6 +629,26 @@ class NoCurrentRobotError(RobotError, LookupError):
                 "Run %ot2_connect http://ROBOT_IP:31950 (or %ot2_connect --simulate for a "
                 "simulated robot), or call "
                 'ot2_notebook.set_current_robot(ot2_notebook.RobotClient("http://ROBOT_IP:31950")).'
+            ),
+        )
+
+
+class UnknownRobotError(RobotError, LookupError):
+    """``robot(name)`` was called with a name no robot was connected as."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        self.name = name
+        self.known = tuple(known)
+        names = ", ".join(repr(k) for k in self.known) or "none yet"
+        super().__init__(
+            None,
+            None,
+            f"No robot named {name!r} in this kernel",
+            f"connected robots: {names}",
+            None,
+            hint=(
+                f"Connect it with %ot2_connect http://ROBOT_IP:31950 --name {name} (or "
+                f'ot2_notebook.add_robot("{name}", "http://ROBOT_IP:31950")).'
             ),
         )
 

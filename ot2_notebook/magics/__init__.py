@@ -7,10 +7,12 @@ Nothing is registered at import: only :func:`load_ipython_extension` does, and
 panels and their feed threads).
 
 Underneath: :mod:`.extension` (the magics and their settings), :mod:`.connection` (the
-kernel's robot and the simulated robot's life), :mod:`.flow` (uploads, runs, cleanup) over
-:mod:`.robotops` (each step on the robot), and plain Python for the bundle
-(:mod:`.bundle`, :mod:`.cellmap`, :mod:`.cells`, :mod:`.checks`); :mod:`.display` builds
-what a cell shows, :mod:`.errors` the exceptions a failing cell shows.
+kernel's robots and the simulated robots' life), :mod:`.flow` (uploads, runs, following a
+run under way, cleanup) over :mod:`.robotops` (each step on the robot) and :mod:`.slots`
+(making room on a full robot), :mod:`.ledger` (what this notebook made, across kernel
+restarts), and plain Python for the bundle (:mod:`.bundle`, :mod:`.cellmap`, :mod:`.cells`,
+:mod:`.checks`) and for helpful errors (:mod:`.advice`, :mod:`.catalogue`); :mod:`.display`
+builds what a cell shows, :mod:`.errors` the exceptions a failing cell shows.
 """
 
 from __future__ import annotations

@@ -8,7 +8,12 @@ A notebook builds its uploads cell by cell:
   written over several cells with prose between them; parts are joined in the order they
   were first run (notebook order when the notebook is run top to bottom);
 * ``%%ot2_support FILENAME`` makes its body support file ``FILENAME``, which travels with
-  every protocol of the notebook; ``--support PATH`` adds a file from disk to one protocol.
+  every protocol of the notebook; ``--support PATH`` adds a file from disk to one protocol;
+* a cell whose body is a Protocol Designer JSON protocol (``--json``, or a body that starts
+  with ``{``) is uploaded as ``NAME.json``;
+* ``%ot2_upload PATH`` makes a protocol file on disk (Python or JSON) a protocol of the
+  notebook under its id (the file name without its suffix): it is read again at every
+  upload, so ``%ot2_run`` uploads it again when the file changed.
 
 Re-running a cell replaces what that cell contributed, never duplicates it: every
 contribution is keyed by the cell (the cell id Jupyter sends, or a fallback), and a cell
@@ -29,6 +34,7 @@ __all__ = [
     "BuiltBundle",
     "BundledFile",
     "Change",
+    "DiskProtocol",
     "NotebookBundle",
     "Part",
     "SupportCell",
@@ -42,6 +48,16 @@ class Part:
 
     cell: CellRef
     text: str
+    support_paths: tuple[Path, ...] = ()
+    #: The protocol file's suffix: ``py``, or ``json`` for a JSON protocol cell.
+    suffix: str = "py"
+
+
+@dataclass(frozen=True)
+class DiskProtocol:
+    """A protocol file on disk that the notebook uploads (``%ot2_upload PATH``)."""
+
+    path: Path
     support_paths: tuple[Path, ...] = ()
 
 
@@ -193,6 +209,8 @@ class NotebookBundle:
     support: dict[str, SupportCell] = field(default_factory=dict)
     #: cell key -> ("protocol" | "support", name): what each cell contributes now
     _owner: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: protocol name -> the file on disk it is read from (``%ot2_upload PATH``)
+    disk: dict[str, DiskProtocol] = field(default_factory=dict)
 
     def copy(self) -> NotebookBundle:
         """An independent copy: a cell's change is tried on a copy and kept only if the
@@ -201,19 +219,41 @@ class NotebookBundle:
             {name: list(parts) for name, parts in self.protocols.items()},
             dict(self.support),
             dict(self._owner),
+            dict(self.disk),
         )
+
+    # -- files on disk -------------------------------------------------------------------
+
+    def set_disk_protocol(
+        self, name: str, path: Path, support_paths: Sequence[Path] = ()
+    ) -> tuple[CellRef, ...]:
+        """``%ot2_upload PATH``: protocol ``name`` is read from ``path``; returns the cells
+        whose protocol of that name it replaces."""
+        replaced = tuple(p.cell for p in self.protocols.pop(name, []))
+        for cell in replaced:
+            self._owner.pop(cell.key, None)
+        self.disk[name] = DiskProtocol(path, tuple(support_paths))
+        return replaced
 
     # -- cells ---------------------------------------------------------------------------
 
     def set_protocol(
-        self, name: str, cell: CellRef, text: str, support_paths: Sequence[Path] = ()
+        self,
+        name: str,
+        cell: CellRef,
+        text: str,
+        support_paths: Sequence[Path] = (),
+        *,
+        suffix: str = "py",
     ) -> Change:
-        """``%%ot2_protocol NAME``: the cell is the whole protocol ``NAME``."""
+        """``%%ot2_protocol NAME``: the cell is the whole protocol ``NAME`` (``suffix``
+        ``json`` for a JSON protocol)."""
         moved = self._withdraw(cell.key, keep=("protocol", name))
+        self.disk.pop(name, None)
         previous = self.protocols.get(name, [])
         replaced = next((p.cell for p in previous if p.cell.key == cell.key), None)
         dropped = tuple(p.cell for p in previous if p.cell.key != cell.key)
-        self.protocols[name] = [Part(cell, text, tuple(support_paths))]
+        self.protocols[name] = [Part(cell, text, tuple(support_paths), suffix)]
         self._owner[cell.key] = ("protocol", name)
         for gone in dropped:
             self._owner.pop(gone.key, None)
@@ -225,7 +265,12 @@ class NotebookBundle:
         """``%%ot2_protocol NAME --part``: replace this cell's part of ``NAME`` in place, or
         append it as a new part."""
         moved = self._withdraw(cell.key, keep=("protocol", name))
+        self.disk.pop(name, None)
         parts = self.protocols.setdefault(name, [])
+        if any(p.suffix != "py" for p in parts):  # a JSON protocol has no parts: start over
+            for old in parts:
+                self._owner.pop(old.cell.key, None)
+            parts.clear()
         part = Part(cell, text, tuple(support_paths))
         for index, existing in enumerate(parts):
             if existing.cell.key == cell.key:
@@ -271,10 +316,21 @@ class NotebookBundle:
     # -- queries -------------------------------------------------------------------------
 
     def names(self) -> list[str]:
-        return list(self.protocols)
+        return [*self.protocols, *(n for n in self.disk if n not in self.protocols)]
 
     def __contains__(self, name: object) -> bool:
-        return name in self.protocols
+        return name in self.protocols or name in self.disk
+
+    def is_disk(self, name: str) -> bool:
+        """Whether protocol ``name`` is read from a file on disk."""
+        return name in self.disk and name not in self.protocols
+
+    def suffix(self, name: str) -> str:
+        """The protocol file's suffix (``py`` or ``json``)."""
+        if self.is_disk(name):
+            return self.disk[name].path.suffix.lstrip(".").lower() or "py"
+        parts = self.protocols.get(name)
+        return parts[0].suffix if parts else "py"
 
     def parts(self, name: str) -> list[Part]:
         return list(self.protocols.get(name, []))
@@ -283,29 +339,43 @@ class NotebookBundle:
         """The disk files protocol ``name`` asked for, each once, in the order asked."""
         seen: set[Path] = set()
         paths: list[Path] = []
+        asked: list[Path] = []
+        if self.is_disk(name):
+            asked = list(self.disk[name].support_paths)
         for part in self.protocols.get(name, []):
-            for path in part.support_paths:
-                resolved = path.resolve()
-                if resolved not in seen:
-                    seen.add(resolved)
-                    paths.append(path)
+            asked.extend(part.support_paths)
+        for path in asked:
+            resolved = path.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
+                paths.append(path)
         return paths
 
     def build(self, name: str) -> BuiltBundle:
         """Freeze protocol ``name``'s upload: its cells joined into ``NAME.py``, every support
         cell, and its ``--support`` files read from disk now (a file that cannot be read is
         listed in ``unreadable``, for the checks to report)."""
-        if name not in self.protocols:
+        if name not in self:
             raise KeyError(name)
-        text, cellmap = join_cells([(p.cell, p.text) for p in self.protocols[name]])
-        protocol = BundledFile(f"{name}.py", text.encode("utf-8"), "protocol", cellmap=cellmap)
+        unreadable: list[UnreadableFile] = []
+        if self.is_disk(name):
+            path = self.disk[name].path
+            try:
+                content = path.read_bytes()
+            except OSError as exc:
+                unreadable.append(UnreadableFile(path, exc.strerror or str(exc)))
+                content = b""
+            protocol = BundledFile(path.name, content, "protocol", path=path)
+        else:
+            text, cellmap = join_cells([(p.cell, p.text) for p in self.protocols[name]])
+            file_name = f"{name}.{self.suffix(name)}"
+            protocol = BundledFile(file_name, text.encode("utf-8"), "protocol", cellmap=cellmap)
         support: list[BundledFile] = []
         for item in self.support.values():
             body, single = join_cells([(item.cell, item.text)])
             support.append(
                 BundledFile(item.filename, body.encode("utf-8"), "support", cellmap=single)
             )
-        unreadable: list[UnreadableFile] = []
         for path in self.support_paths(name):
             try:
                 content = path.read_bytes()

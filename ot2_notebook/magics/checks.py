@@ -156,8 +156,26 @@ def check_file(bundled: BundledFile) -> list[Problem]:
                 Problem(bundled.name, "JSONDecodeError", exc.msg, line=exc.lineno, column=exc.colno)
             ]
         if _looks_like_labware(data):
+            if bundled.role == "protocol":
+                return [
+                    Problem(
+                        bundled.name,
+                        "NotAProtocol",
+                        "this is a labware definition, not a protocol: send it with a protocol "
+                        "as a support file (%%ot2_support NAME.json, or --support PATH), and "
+                        "load it with ctx.load_labware(LOAD_NAME, SLOT, namespace=...)",
+                    )
+                ]
             labware = _labware_problem(bundled.name, data)
             return [labware] if labware else []
+        if bundled.role == "protocol" and not isinstance(data, Mapping):
+            return [
+                Problem(
+                    bundled.name,
+                    "NotAProtocol",
+                    "a JSON protocol is one object ({...}) as Protocol Designer exports it",
+                )
+            ]
     return []
 
 
@@ -180,14 +198,15 @@ def check_bundle(built: BuiltBundle) -> list[Problem]:
             continue
         seen[bundled.name] = bundled
         problems.extend(check_file(bundled))
-    if not built.protocol.text.strip():
-        problems.append(
-            Problem(
-                built.protocol.name,
-                "EmptyProtocol",
-                "the protocol is empty: write it below the %%ot2_protocol line",
-            )
+    protocol = built.protocol
+    unread = {item.path for item in built.unreadable}
+    if not protocol.text.strip() and (protocol.path is None or protocol.path not in unread):
+        where = (
+            f"the file {protocol.path} is empty"
+            if protocol.path is not None
+            else "the protocol is empty: write it below the %%ot2_protocol line"
         )
+        problems.append(Problem(protocol.name, "EmptyProtocol", where))
     return problems
 
 

@@ -1,12 +1,13 @@
-"""The magics' robot: which robot the kernel uses, and the simulated robot they started.
+"""The magics' robots: which robots the kernel uses, and the simulated robots they started.
 
-:class:`Connection` keeps three things in step: the kernel's current robot
-(:func:`ot2_notebook.current_robot`), the ``OT2Magics.robot_url`` setting and the client the
-extension owns. It does the work of ``%ot2_connect`` (read the robot's health and whether
-HTTP protocol sessions are on, then make it the current robot) and owns the simulated robot
-``%ot2_connect --simulate`` starts: reused while its options are unchanged, restarted when
-they change, stopped when the extension unloads (or the kernel exits: the simulator's
-launcher sees to that).
+:class:`Connection` keeps three things in step: the kernel's robots by name
+(:mod:`ot2_notebook.client.current`: the default one is :func:`ot2_notebook.current_robot`),
+the ``OT2Magics.robot_url`` setting (the default robot's URL) and the clients the extension
+owns. It does the work of ``%ot2_connect`` (read the robot's health and whether HTTP
+protocol sessions are on, then register it) and owns the simulated robots ``%ot2_connect
+--simulate`` starts (one per robot name): reused while their options are unchanged,
+restarted when they change, stopped when the extension unloads (or the kernel exits: the
+simulator's launcher sees to that).
 
 The simulator may run from an environment of its own: ``OT2Magics.simulator_python`` (the
 interpreter of an environment with the simulator) and ``OT2Magics.simulator_command`` (an
@@ -17,7 +18,6 @@ the cell's output as they arrive.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,9 +27,15 @@ from ot2_notebook.client import (
     NoCurrentRobotError,
     RobotClient,
     RobotError,
+    UnknownRobotError,
+    add_robot,
     current_robot,
-    set_current_robot,
+    default_robot_name,
+    remove_robot,
+    robots,
 )
+from ot2_notebook.client import robot as robot_named
+from ot2_notebook.client.current import DEFAULT_NAME
 from ot2_notebook.magics.errors import OT2MagicError, RobotRequestError
 
 if TYPE_CHECKING:
@@ -100,16 +106,22 @@ class Connected:
     health: Health
     sessions_enabled: bool | None
     simulator: SimulatorHandle | None
+    name: str = DEFAULT_NAME
 
 
 class Connection:
-    """The kernel's robot for the magics, and the simulated robot they started.
+    """The kernel's robots for the magics, and the simulated robots they started.
+
+    Robots have names (:mod:`ot2_notebook.client.current`): ``%ot2_connect URL`` connects
+    the default robot (named ``"default"`` unless ``--name`` says otherwise), ``%ot2_connect
+    URL --name NAME`` another one, which becomes the default only if there is none yet (or
+    with ``--default``). Each name has at most one simulated robot (``--simulate``).
 
     ``settings`` are read when needed (they can change at any time); ``set_url(url)``
     updates the ``robot_url`` setting without connecting again (it is called when
-    ``%ot2_connect`` chose a robot, and with ``""`` when the simulated robot it named
-    stops). ``on_stopped(url)`` is told when the simulated robot at ``url`` stopped (what
-    was made on it is gone). ``progress`` shows a message of the simulator's start-up
+    ``%ot2_connect`` chose the default robot, and with ``""`` when the simulated robot it
+    named stops). ``on_stopped(url)`` is told when the simulated robot at ``url`` stopped
+    (what was made on it is gone). ``progress`` shows a message of the simulator's start-up
     (``print`` by default: in a cell, the line appears in its output at once).
     """
 
@@ -125,33 +137,57 @@ class Connection:
         self._set_url = set_url
         self._on_stopped = on_stopped
         self._progress = progress or _print_line
-        #: The client this extension created and owns (closed when replaced).
-        self.client: RobotClient | None = None
-        #: The simulated robot this extension started, if any.
-        self.simulator: SimulatorHandle | None = None
-        self.simulator_options: SimulatorOptions | None = None
+        #: The clients this extension created and owns, by robot name (closed when replaced).
+        self.clients: dict[str, RobotClient] = {}
+        #: The simulated robots this extension started, by robot name, with their options.
+        self.simulators: dict[str, tuple[SimulatorHandle, SimulatorOptions]] = {}
 
-    # -- the current robot -----------------------------------------------------------------
+    # -- the robots ------------------------------------------------------------------------
+
+    @property
+    def simulator(self) -> SimulatorHandle | None:
+        """The simulated robot of the default name (``%ot2_connect --simulate``)."""
+        found = self.simulators.get(DEFAULT_NAME)
+        return found[0] if found is not None else None
+
+    @property
+    def client(self) -> RobotClient | None:
+        """The client of the default robot, if this extension created it."""
+        name = default_robot_name()
+        return self.clients.get(name) if name is not None else None
 
     @property
     def request_timeout(self) -> float:
         """Seconds a request may take: an upload waits for the robot's analysis."""
         return max(30.0, self.settings.analysis_timeout + 15.0)
 
-    def _own(self, client: RobotClient) -> RobotClient:
-        if self.client is not None and self.client is not client:
-            self.client.close()
-        self.client = client
-        return client
+    def _register(self, name: str, client: RobotClient, *, default: bool) -> bool:
+        """Make ``client`` robot ``name``; returns whether it is the default robot now."""
+        old = self.clients.get(name)
+        if old is not None and old is not client:
+            old.close()
+        self.clients[name] = client
+        add_robot(name, client, default=default)
+        return default_robot_name() == name
 
     def use_url(self, url: str) -> RobotClient:
-        """``robot_url`` was set: a client for ``url`` becomes the current robot."""
-        client = self._own(RobotClient(url, timeout=self.request_timeout))
-        set_current_robot(client)
+        """``robot_url`` was set: a client for ``url`` becomes the default robot."""
+        client = RobotClient(url, timeout=self.request_timeout)
+        self._register(default_robot_name() or DEFAULT_NAME, client, default=True)
         return client
 
-    def robot(self) -> RobotClient:
-        """The current robot (``%ot2_connect``, or the ``robot_url`` setting)."""
+    def robot(self, name: str | None = None) -> RobotClient:
+        """Robot ``name``, or the default robot (``%ot2_connect``, or the ``robot_url``
+        setting)."""
+        if name is not None:
+            try:
+                return robot_named(name)
+            except UnknownRobotError as exc:
+                names = ", ".join(repr(n) for n in robots()) or "none yet"
+                raise OT2MagicError(
+                    f"No robot named {name!r} in this kernel (robots: {names}).\nConnect it "
+                    f"with %ot2_connect http://ROBOT_IP:31950 --name {name}."
+                ) from exc
         try:
             return current_robot()
         except NoCurrentRobotError as exc:
@@ -165,17 +201,29 @@ class Connection:
 
     @staticmethod
     def current_url() -> str:
-        """The URL of the kernel's current robot, or ``""``."""
+        """The URL of the kernel's default robot, or ``""``."""
         try:
             return current_robot().base_url
         except NoCurrentRobotError:
             return ""
 
-    def connect(self, url: str, simulator: SimulatorHandle | None = None) -> Connected:
-        """Reach the robot at ``url``; if it answers, make it the kernel's robot.
+    @staticmethod
+    def url_of(name: str) -> str:
+        """The URL robot ``name`` was connected with, or ``""``."""
+        found = robots().get(name)
+        return found.base_url if found is not None else ""
 
-        A robot that does not answer raises :class:`RobotRequestError` and changes nothing.
-        """
+    def connect(
+        self,
+        url: str,
+        simulator: SimulatorHandle | None = None,
+        *,
+        name: str | None = None,
+        default: bool = False,
+    ) -> Connected:
+        """Reach the robot at ``url``; if it answers, make it robot ``name`` (``None``: the
+        default robot, which this becomes). A robot that does not answer raises
+        :class:`RobotRequestError` and changes nothing."""
         client = RobotClient(url, timeout=self.request_timeout)
         try:
             health = client.health()
@@ -188,11 +236,13 @@ class Connection:
             sessions_enabled: bool | None = bool(client.settings().get(_SESSIONS_SETTING))
         except RobotError:
             sessions_enabled = None
-        set_current_robot(self._own(client))
-        self._set_url(url)
-        return Connected(client, health, sessions_enabled, simulator)
+        if name is None:
+            name, default = default_robot_name() or DEFAULT_NAME, True
+        if self._register(name, client, default=default):
+            self._set_url(url)
+        return Connected(client, health, sessions_enabled, simulator, name)
 
-    # -- the simulated robot ---------------------------------------------------------------
+    # -- the simulated robots ----------------------------------------------------------------
 
     def wanted_simulator(self, speed: float | None = None) -> SimulatorOptions:
         """The options a simulator started now gets (``speed`` overrides the setting)."""
@@ -205,40 +255,46 @@ class Connection:
             command=settings.simulator_command,
         )
 
-    def ensure_simulator(self, speed: float | None = None) -> SimulatorHandle:
-        """The simulated robot with the current options: the running one if they did not
-        change, else a new one (the old one is stopped, saying so)."""
+    def ensure_simulator(
+        self, speed: float | None = None, name: str = DEFAULT_NAME
+    ) -> SimulatorHandle:
+        """Robot ``name``'s simulated robot with the current options: the running one if
+        they did not change, else a new one (the old one is stopped, saying so)."""
         options = self.wanted_simulator(speed)
-        handle = self.simulator
-        if handle is not None and handle.running and options == self.simulator_options:
-            return handle
-        if handle is not None:
+        found = self.simulators.get(name)
+        if found is not None:
+            handle, running_options = found
+            if handle.running and options == running_options:
+                return handle
             if handle.running:
                 print(
                     f"Restarting the simulated robot with new options ({options}); the "
                     "protocols and sessions on the old one are gone."
                 )
-            self.stop_simulator()
+            self.stop_simulator(name)
         from ot2_notebook import simulator
 
         try:
             handle = simulator.start(port=0, progress=self._progress, **options.start_arguments())
         except (RuntimeError, OSError) as exc:
             raise OT2MagicError(f"Could not start the simulated robot: {exc}") from exc
-        self.simulator = handle
-        self.simulator_options = options
+        self.simulators[name] = (handle, options)
         return handle
 
-    def stop_simulator(self) -> str | None:
-        """Stop the simulated robot this extension started; returns its URL (``None`` if
-        there was none). If it was the kernel's robot, the kernel has none afterwards."""
-        handle, self.simulator = self.simulator, None
-        self.simulator_options = None
-        if handle is None:
+    def stop_simulator(self, name: str = DEFAULT_NAME) -> str | None:
+        """Stop robot ``name``'s simulated robot; returns its URL (``None`` if there was
+        none). The robot of that name is then forgotten (if it was the default, the kernel
+        has none afterwards)."""
+        found = self.simulators.pop(name, None)
+        if found is None:
             return None
-        with contextlib.suppress(NoCurrentRobotError):
-            if current_robot().base_url == handle.url:
-                set_current_robot(None)
+        handle = found[0]
+        for robot_name, client in list(robots().items()):
+            if client.base_url == handle.url:
+                remove_robot(robot_name)
+                owned = self.clients.pop(robot_name, None)
+                if owned is not None:
+                    owned.close()
         if self.settings.robot_url == handle.url:
             self._set_url("")
         handle.stop()
@@ -247,11 +303,15 @@ class Connection:
         return handle.url
 
     def close(self) -> None:
-        """Stop the simulator and close the extension's connections."""
-        self.stop_simulator()
-        if self.client is not None:
-            self.client.close()
-            self.client = None
+        """Stop the simulators and close the extension's connections (its robots are
+        forgotten)."""
+        for name in list(self.simulators):
+            self.stop_simulator(name)
+        for name, client in list(self.clients.items()):
+            if robots().get(name) is client:
+                remove_robot(name)
+            client.close()
+        self.clients.clear()
 
 
 def _print_line(message: str) -> None:

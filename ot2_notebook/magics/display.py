@@ -9,7 +9,7 @@ form for JupyterLab.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,17 +19,25 @@ if TYPE_CHECKING:
     from ot2_notebook.magics.bundle import Change, NotebookBundle
     from ot2_notebook.magics.errors import CellProblem
     from ot2_notebook.magics.robotops import CleanupReport
-    from ot2_notebook.widgets import EquipmentPanel, ErrorLocation, RobotPanel, RunPanel
+    from ot2_notebook.widgets import (
+        EquipmentPanel,
+        ErrorLocation,
+        FleetPanel,
+        RobotPanel,
+        RunPanel,
+    )
 
 __all__ = [
     "Note",
     "bundle_lines",
     "change_note",
     "cleanup_note",
+    "contents_note",
     "error_locations",
     "health_note",
     "show",
     "show_equipment",
+    "show_fleet",
     "show_robot",
     "show_run",
 ]
@@ -117,6 +125,52 @@ def show_robot(robot: RobotClient) -> RobotPanel:
     from ot2_notebook.widgets import show_robot as _show
 
     return _show(robot)
+
+
+def show_fleet(robots: Mapping[str, RobotClient], default: str | None) -> FleetPanel:
+    """The fleet panel: every connected robot, live."""
+    from ot2_notebook.widgets import show_fleet as _show
+
+    return _show(robots, default=default)
+
+
+def _session_line(session: Session) -> str:
+    from ot2_notebook.client.reconcile import load_total, run_steps
+
+    data = session.data
+    text = f"    session {session.id}: {session.state}"
+    total = load_total(data.events)
+    started = [s for s in run_steps(data.id, data.events) if s.phase == "start"]
+    if session.state in ("running", "paused") and total:
+        text += f", step {len(started)} of {total}"
+    if session.state in ("running", "paused", "loaded"):
+        text += f". Follow it with %ot2_run {session.protocol_id}."
+    return text
+
+
+def contents_note(
+    protocols: Sequence[Protocol], sessions: Sequence[Session], ours: set[str], remembered: bool
+) -> Note:
+    """What is on a robot: each protocol (whose) and its sessions with their states."""
+    lines = ["On the robot:"]
+    others = "not uploaded by this notebook" if remembered else "not uploaded by this kernel"
+    for protocol in protocols:
+        whose = "uploaded by this notebook" if protocol.id in ours else others
+        status = f", {len(protocol.errors)} analysis error(s)" if protocol.errors else ""
+        lines.append(f"  protocol {protocol.id!r} ({whose}{status})")
+        lines += [_session_line(s) for s in sessions if s.protocol_id == protocol.id]
+    known = {p.id for p in protocols}
+    for session in sessions:
+        if session.protocol_id not in known:
+            lines.append(f"  protocol {session.protocol_id!r} (deleted), with:")
+            lines.append(_session_line(session))
+    if not remembered and any(p.id not in ours for p in protocols):
+        lines.append(
+            "  (Uploads from before a kernel restart count as this notebook's only when the "
+            "notebook is known: in Jupyter it is; elsewhere set %config OT2Magics.workspace = "
+            "'NAME'.)"
+        )
+    return Note("\n".join(lines), css_class="ot2-contents")
 
 
 def health_note(

@@ -11,7 +11,7 @@ The connection and the flow, and with them the client, are imported on first use
 
 Settings (``%config OT2Magics.<name> = value``, or ``c.OT2Magics.<name>`` in a config file):
 ``robot_url``, ``simulate_speed``, ``simulate_max_protocols``, ``analysis_timeout``,
-``wait_timeout``, ``simulator_python``, ``simulator_command``.
+``wait_timeout``, ``simulator_python``, ``simulator_command``, ``make_room``, ``workspace``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.utils.process import arg_split
-from traitlets import Float, Int, TraitError, Unicode, observe, validate
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 
 from ot2_notebook.magics import display
 from ot2_notebook.magics.bundle import BundledFile, NotebookBundle
@@ -35,11 +35,13 @@ from ot2_notebook.magics.checks import (
     require_clean_file,
     require_clean_part,
 )
-from ot2_notebook.names import file_name_problem, protocol_name_problem
+from ot2_notebook.names import file_name_problem, protocol_id_for, protocol_name_problem
 
 if TYPE_CHECKING:
+    from ot2_notebook.client import RobotClient
     from ot2_notebook.magics.connection import Connection
     from ot2_notebook.magics.flow import Flow
+    from ot2_notebook.magics.ledger import Ledger
 
 __all__ = ["OT2Magics"]
 
@@ -87,6 +89,21 @@ class OT2Magics(Magics):
         "for %ot2_connect --simulate. Empty: found or set up automatically.",
     ).tag(config=True)
 
+    make_room = Bool(
+        True,
+        help="When the robot is full (a real OT-2 keeps one protocol), an upload replaces the "
+        "protocols this notebook uploaded that no run is using, saying so. False: the "
+        "upload fails instead, naming what is in the way. Protocols someone else uploaded, "
+        "and protocols whose run is in progress, are never removed.",
+    ).tag(config=True)
+    workspace = Unicode(
+        "",
+        help="Who 'this notebook' is, so that what it uploaded stays its own across kernel "
+        "restarts (for %ot2_cleanup and making room). Empty: the notebook's path, which "
+        "Jupyter gives the kernel; without one (terminal IPython, nbclient), only this "
+        "kernel's uploads count.",
+    ).tag(config=True)
+
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self.bundle = NotebookBundle()
@@ -112,8 +129,22 @@ class OT2Magics(Magics):
         if self._flow is None:
             from ot2_notebook.magics.flow import Flow
 
-            self._flow = Flow(self)
+            self._flow = Flow(self, self._ledger())
         return self._flow
+
+    def _ledger(self) -> Ledger:
+        from ot2_notebook.magics.ledger import Ledger, workspace_from_environment
+
+        user_ns = getattr(self.shell, "user_ns", None)
+        return Ledger(self.workspace or workspace_from_environment(user_ns))
+
+    @observe("workspace")
+    def _workspace_changed(self, change: Any) -> None:
+        flow = getattr(self, "_flow", None)  # None while the config is applied at __init__
+        if flow is not None:
+            ledger = self._ledger()
+            ledger.absorb(flow.ledger)
+            flow.ledger = ledger
 
     def install(self) -> None:
         """Start following cell runs (for cell ids and execution counts)."""
@@ -184,28 +215,30 @@ class OT2Magics(Magics):
 
     @staticmethod
     def _protocol_name(name: str, magic: str) -> str:
-        if name.endswith(".py"):
-            name = name[:-3]
+        for suffix in (".py", ".json"):
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
         problem = protocol_name_problem(name)
         if problem:
             raise UsageError(f"{magic}: {problem}.")
         return name
 
     @staticmethod
-    def _support_paths(values: list[str]) -> list[Path]:
+    def _support_paths(values: list[str], magic: str = "%%ot2_protocol") -> list[Path]:
         paths: list[Path] = []
         for value in values:
             path = Path(value).expanduser().absolute()
             if not path.exists():
                 raise UsageError(
-                    f"%%ot2_protocol: no such file {value!r} for --support (relative paths "
+                    f"{magic}: no such file {value!r} for --support (relative paths "
                     f"start from the kernel's working directory, {Path.cwd()})."
                 )
             if not path.is_file():
-                raise UsageError(f"%%ot2_protocol: --support {value!r} is not a file.")
+                raise UsageError(f"{magic}: --support {value!r} is not a file.")
             problem = file_name_problem(path.name, "support file")
             if problem:
-                raise UsageError(f"%%ot2_protocol: --support {value!r}: {problem}.")
+                raise UsageError(f"{magic}: --support {value!r}: {problem}.")
             paths.append(path)
         return paths
 
@@ -215,9 +248,77 @@ class OT2Magics(Magics):
             known = ", ".join(repr(n) for n in self.bundle.names()) or "none yet"
             raise UsageError(
                 f"{magic}: this notebook has no protocol {name!r} (protocols: {known}). Define "
-                f"it with %%ot2_protocol {name}."
+                f"it with %%ot2_protocol {name}, or give the path of a protocol file."
             )
         return name
+
+    def _protocol_file(self, value: str, magic: str) -> Path | None:
+        """The protocol file ``value`` names, or ``None`` when it names a protocol of the
+        notebook (or nothing on disk). A name that is both is refused as ambiguous."""
+        path = Path(value).expanduser()
+        looks_like_path = "/" in value or "\\" in value or value.endswith(".json")
+        exists = path.is_file()
+        if not exists and not looks_like_path:
+            return None
+        stem = protocol_id_for(path.name)
+        if exists and not looks_like_path and stem in self.bundle and value.endswith(".py"):
+            raise UsageError(
+                f"{magic}: {value!r} is both a file here and protocol {stem!r} of this "
+                f"notebook; write ./{value} for the file, or {stem} for the notebook's protocol."
+            )
+        if not exists:
+            if looks_like_path:
+                raise UsageError(
+                    f"{magic}: no such protocol file {value!r} (relative paths start from the "
+                    f"kernel's working directory, {Path.cwd()})."
+                )
+            return None
+        if path.suffix.lower() not in (".py", ".json"):
+            raise UsageError(
+                f"{magic}: {value!r} is not a protocol file: give a Python (.py) or Protocol "
+                "Designer JSON (.json) protocol."
+            )
+        problem = file_name_problem(path.name, "protocol file") or protocol_name_problem(stem)
+        if problem:
+            raise UsageError(f"{magic}: {value!r}: {problem}.")
+        return path.absolute()
+
+    def _target(self, value: str, support: list[str], magic: str) -> str:
+        """``%ot2_upload``/``%ot2_run``'s protocol: a file on disk (made a protocol of the
+        notebook, with its ``--support`` files) or a protocol of the notebook; its name."""
+        path = self._protocol_file(value, magic)
+        if path is None:
+            if support:
+                raise UsageError(
+                    f"{magic}: --support goes with a protocol file; a cell's protocol takes "
+                    "its files in its own line (%%ot2_protocol NAME --support PATH)."
+                )
+            return self._protocol_name(value, magic)
+        name = protocol_id_for(path.name)
+        paths = self._support_paths(support, magic)
+        replaced = self.bundle.set_disk_protocol(name, path, paths)
+        if replaced:
+            cells = ", ".join(c.label for c in replaced)
+            display.show(
+                display.Note(
+                    f"Protocol {name!r} now comes from {path} (no longer from {cells}).",
+                    css_class="ot2-bundle-note",
+                )
+            )
+        return name
+
+    def _robot(self, name: str | None, magic: str) -> RobotClient:
+        if name is not None:
+            from ot2_notebook.client import robots
+
+            if name not in robots():
+                names = ", ".join(repr(n) for n in robots()) or "none yet"
+                raise UsageError(
+                    f"{magic}: --robot {name}: no robot of that name in this kernel (robots: "
+                    f"{names}). "
+                    f"Connect it with %ot2_connect http://ROBOT_IP:31950 --name {name}."
+                )
+        return self.connection.robot(name)
 
     # -- magics ----------------------------------------------------------------------------
 
@@ -236,9 +337,23 @@ class OT2Magics(Magics):
         metavar="X",
         help="With --simulate: pace runs at X times the estimated robot speed (e.g. 10).",
     )
+    @argument(
+        "--name",
+        default=None,
+        metavar="NAME",
+        help="Keep this robot as NAME beside the others (the magics take --robot NAME; "
+        "ot2_notebook.robot(NAME) returns it). Without it: the kernel's default robot.",
+    )
+    @argument(
+        "--default",
+        action="store_true",
+        help="With --name: also make it the kernel's default robot (ot2_notebook."
+        "current_robot()); the first robot connected is the default anyway.",
+    )
     @line_magic
     def ot2_connect(self, line: str = "") -> None:
-        """Choose the robot for this kernel and show its health."""
+        """Choose a robot for this kernel; show its health and what is on it (protocols,
+        sessions and their states, which of them this notebook made)."""
         args = self._parse(self.ot2_connect, line, "%")
         if args is None:
             return
@@ -251,31 +366,47 @@ class OT2Magics(Magics):
             raise UsageError("%ot2_connect: --speed applies to --simulate only.")
         if args.speed is not None and not args.speed > 0:
             raise UsageError(f"%ot2_connect: --speed must be a positive number, not {args.speed}.")
+        if args.default and not args.name:
+            raise UsageError("%ot2_connect: --default goes with --name NAME.")
+        if args.name is not None:
+            problem = protocol_name_problem(args.name)
+            if problem or not args.name.replace("-", "_").replace(".", "_").isidentifier():
+                raise UsageError(
+                    f"%ot2_connect: --name {args.name!r}: a robot's name is a short word "
+                    "(letters, digits, '_', '-'), such as left_robot."
+                )
+        from ot2_notebook.client.current import DEFAULT_NAME
         from ot2_notebook.client.urls import normalize_url
 
         connection = self.connection
         simulator = None
         if args.simulate:
-            simulator = connection.ensure_simulator(args.speed)
+            simulator = connection.ensure_simulator(args.speed, args.name or DEFAULT_NAME)
             url = simulator.url
         elif args.url:
             try:
                 url = normalize_url(args.url)
             except ValueError as exc:
                 raise UsageError(f"%ot2_connect: {exc}") from None
-        elif self.robot_url:
+        elif args.name and connection.url_of(args.name):
+            url = connection.url_of(args.name)
+        elif args.name is None and self.robot_url:
             url = self.robot_url
-        elif connection.current_url():
+        elif args.name is None and connection.current_url():
             url = connection.current_url()
         else:
             raise UsageError(
                 "%ot2_connect: which robot? Give its URL (%ot2_connect http://ROBOT_IP:31950) "
                 "or start a simulated one (%ot2_connect --simulate)."
             )
-        found = connection.connect(url, simulator)
-        display.show(
-            display.health_note(found.client, found.health, found.sessions_enabled, simulator)
-        )
+        found = connection.connect(url, simulator, name=args.name, default=args.default)
+        note = display.health_note(found.client, found.health, found.sessions_enabled, simulator)
+        if args.name is not None:
+            note.text = note.text.replace("Connected to ", f"Connected robot {args.name!r}: ", 1)
+        display.show(note)
+        contents = self.flow.contents(found.client)
+        if contents is not None:
+            display.show(contents)
 
     @magic_arguments()
     @argument(
@@ -310,7 +441,11 @@ class OT2Magics(Magics):
         display.show(display.change_note(change, filename, hint, part=False))
 
     @magic_arguments()
-    @argument("name", help="The protocol's name: uploaded as NAME.py, its id on the robot.")
+    @argument(
+        "name",
+        help="The protocol's name: uploaded as NAME.py (NAME.json for a JSON protocol), its id "
+        "on the robot.",
+    )
     @argument(
         "--support",
         action="extend",
@@ -327,6 +462,12 @@ class OT2Magics(Magics):
         "until %%ot2_upload NAME, %%ot2_run NAME, or a part cell with --run.",
     )
     @argument(
+        "--json",
+        action="store_true",
+        help="The cell is a Protocol Designer JSON protocol (uploaded as NAME.json); a body "
+        "that starts with '{' is taken as one anyway.",
+    )
+    @argument(
         "--no-upload",
         action="store_true",
         help="Only check the protocol and keep it in the bundle (upload later with %%ot2_upload).",
@@ -335,12 +476,19 @@ class OT2Magics(Magics):
         "--run",
         action="store_true",
         help="After uploading, create a session, start the run and show the run panel; "
-        "returns at once.",
+        "returns at once. A run of NAME already in progress is followed instead.",
     )
     @argument(
         "--wait",
         action="store_true",
         help="With --run: wait until the run ends; the cell fails unless it finished.",
+    )
+    @argument(
+        "--robot",
+        default=None,
+        metavar="NAME",
+        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
+        "kernel's default robot.",
     )
     @cell_magic
     def ot2_protocol(self, line: str, cell: str) -> None:
@@ -350,6 +498,7 @@ class OT2Magics(Magics):
         args = self._parse(self.ot2_protocol, line, "%%")
         if args is None:
             return
+        as_json = args.json or args.name.endswith(".json") or cell.lstrip().startswith("{")
         name = self._protocol_name(args.name, "%%ot2_protocol")
         if args.wait and not args.run:
             raise UsageError("%%ot2_protocol: --wait needs --run (it waits for the run to end).")
@@ -358,7 +507,14 @@ class OT2Magics(Magics):
                 "%%ot2_protocol: --no-upload and --run contradict each other (a run needs the "
                 "upload)."
             )
+        if as_json and args.part:
+            raise UsageError(
+                "%%ot2_protocol: a JSON protocol is one cell: --part is for Python protocols "
+                "written over several cells."
+            )
         paths = self._support_paths(args.support)
+        if args.robot is not None:
+            self._robot(args.robot, "%%ot2_protocol")  # a wrong name changes nothing
         header = f"%%ot2_protocol {line.strip()}"
         # The cell's change is tried on a copy of the bundle, kept only if its checks pass.
         trial = self.bundle.copy()
@@ -367,7 +523,7 @@ class OT2Magics(Magics):
             change = trial.add_part(name, ref, cell, paths)
         else:
             ref = self.cells.cell_ref(header, cell, f"protocol:{name}")
-            change = trial.set_protocol(name, ref, cell, paths)
+            change = trial.set_protocol(name, ref, cell, paths, suffix="json" if as_json else "py")
         upload = args.run or not (args.part or args.no_upload)
         built = trial.build(name)
         if upload or not args.part:
@@ -377,47 +533,96 @@ class OT2Magics(Magics):
         self.bundle = trial
         if not upload:
             hint = f"Upload with %ot2_upload {name}, or run with %ot2_run {name}."
-            display.show(display.change_note(change, f"{name}.py", hint, part=args.part))
+            display.show(display.change_note(change, built.protocol.name, hint, part=args.part))
             return
-        robot = self.connection.robot()
+        robot = self._robot(args.robot, "%%ot2_protocol")
         protocol = self.flow.upload(robot, built)
         if args.run:
             self.flow.run(robot, name, built, protocol, args.wait, uploaded_now=True)
 
     @magic_arguments()
-    @argument("name", help="A protocol of this notebook (%%%%ot2_protocol NAME ...).")
+    @argument(
+        "protocol",
+        help="A protocol of this notebook (%%%%ot2_protocol NAME ...), or the path of a "
+        "protocol file: Python (.py) or Protocol Designer JSON (.json).",
+    )
+    @argument(
+        "--support",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="With a protocol file: files from disk to send with it (helpers, data, labware).",
+    )
+    @argument(
+        "--robot",
+        default=None,
+        metavar="NAME",
+        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
+        "kernel's default robot.",
+    )
     @line_magic
     def ot2_upload(self, line: str = "") -> None:
-        """Check and upload protocol NAME as this notebook built it (parts joined, with its
-        support files), replacing the one on the robot; shows the equipment panel."""
+        """Check and upload a protocol, replacing the one of that name on the robot; shows the
+        equipment panel. NAME: as this notebook built it (parts joined, with its support
+        files). PATH: the file as it is on disk now (with --support files and the notebook's
+        support cells); it is then protocol NAME of the notebook (%ot2_run NAME)."""
         args = self._parse(self.ot2_upload, line, "%")
         if args is None:
             return
-        name = self._known_protocol(args.name, "%ot2_upload")
+        target = self._target(args.protocol, args.support, "%ot2_upload")
+        name = self._known_protocol(target, "%ot2_upload")
         built = self.bundle.build(name)
         require_clean_bundle(
             built,
-            f"Fix the cells and run them again, then %ot2_upload {name}.",
+            f"Fix it, then %ot2_upload {args.protocol} again.",
             "The robot was not changed.",
         )
-        self.flow.upload(self.connection.robot(), built)
+        self.flow.upload(self._robot(args.robot, "%ot2_upload"), built)
 
     @magic_arguments()
-    @argument("name", help="A protocol of this notebook, or one already on the robot.")
+    @argument(
+        "protocol",
+        help="A protocol of this notebook, the path of a protocol file, or a protocol already "
+        "on the robot.",
+    )
     @argument(
         "--wait",
         action="store_true",
         help="Wait until the run ends; the cell fails unless it finished.",
     )
+    @argument(
+        "--support",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="With a protocol file: files from disk to send with it.",
+    )
+    @argument(
+        "--robot",
+        default=None,
+        metavar="NAME",
+        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
+        "kernel's default robot.",
+    )
     @line_magic
     def ot2_run(self, line: str = "") -> None:
         """Run protocol NAME: upload it first if this notebook changed it since its last
-        upload, create a session, start the run and show the run panel."""
+        upload, create a session (or use the one loaded and waiting), start the run and show
+        the run panel. A run of NAME already in progress on the robot (started before a kernel
+        restart, or elsewhere) is followed instead: its panel, and with --wait its end."""
         args = self._parse(self.ot2_run, line, "%")
         if args is None:
             return
-        name = self._protocol_name(args.name, "%ot2_run")
-        robot = self.connection.robot()
+        name = self._target(args.protocol, args.support, "%ot2_run")
+        robot = self._robot(args.robot, "%ot2_run")
+        built = self.bundle.build(name) if name in self.bundle else None
+        live = self.flow.live_run(robot, name)
+        if live is not None:
+            stored = self.flow.fetch(robot, name)
+            self.flow.follow(robot, live, built, stored, args.wait)
+            return
         built, protocol, uploaded_now = self.flow.ready_to_run(robot, name, self.bundle)
         if protocol is None:
             known = ", ".join(repr(n) for n in self.bundle.names()) or "none yet"
@@ -428,13 +633,38 @@ class OT2Magics(Magics):
         self.flow.run(robot, name, built, protocol, args.wait, uploaded_now=uploaded_now)
 
     @magic_arguments()
+    @argument(
+        "--all",
+        action="store_true",
+        help="Every connected robot, live, in one fleet panel (reachable or not, software, "
+        "protocol, session state and progress).",
+    )
+    @argument(
+        "--robot",
+        default=None,
+        metavar="NAME",
+        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
+        "kernel's default robot.",
+    )
     @line_magic
     def ot2_status(self, line: str = "") -> None:
-        """Show the robot panel (health, protocols, sessions) and this notebook's bundle."""
+        """Show the robot panel (health, protocols, sessions) and this notebook's bundle; with
+        --all, the fleet panel of every connected robot."""
         args = self._parse(self.ot2_status, line, "%")
         if args is None:
             return
-        self.flow.status(self.connection.robot(), self.bundle)
+        if args.all:
+            if args.robot:
+                raise UsageError("%ot2_status: --all shows every robot; leave out --robot.")
+            from ot2_notebook.client import default_robot_name, robots
+
+            connected = robots()
+            if not connected:
+                self._robot(None, "%ot2_status")  # raises: no robot chosen, and how to choose one
+            panel = display.show_fleet(connected, default_robot_name())
+            self.flow.panels.append(panel)
+            return
+        self.flow.status(self._robot(args.robot, "%ot2_status"), self.bundle)
 
     @magic_arguments()
     @argument(
@@ -442,11 +672,19 @@ class OT2Magics(Magics):
         action="store_true",
         help="Delete every session and protocol on the robot, not only this notebook's.",
     )
+    @argument(
+        "--robot",
+        default=None,
+        metavar="NAME",
+        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
+        "kernel's default robot.",
+    )
     @line_magic
     def ot2_cleanup(self, line: str = "") -> None:
-        """Delete the sessions and protocols this notebook created on the robot."""
+        """Delete the sessions and protocols this notebook created on the robot (also those
+        from before a kernel restart, when the notebook is known: see OT2Magics.workspace)."""
         args = self._parse(self.ot2_cleanup, line, "%")
         if args is None:
             return
-        report = self.flow.cleanup(self.connection.robot(), everything=args.all)
+        report = self.flow.cleanup(self._robot(args.robot, "%ot2_cleanup"), everything=args.all)
         display.show(display.cleanup_note(report, everything=args.all))

@@ -12,7 +12,7 @@ fails after the delete, the error says plainly that the protocol is no longer th
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ot2_notebook import session_states as states
@@ -27,7 +27,9 @@ from ot2_notebook.client import (
     RunError,
     Session,
     SessionTimeoutError,
+    UploadLimitError,
 )
+from ot2_notebook.magics.advice import custom_labware_names, improve
 from ot2_notebook.magics.bundle import BuiltBundle
 from ot2_notebook.magics.cellmap import Location
 from ot2_notebook.magics.errors import (
@@ -36,13 +38,15 @@ from ot2_notebook.magics.errors import (
     ProtocolCellError,
     RobotRequestError,
 )
+from ot2_notebook.magics.ledger import Ledger, created_stamp
+from ot2_notebook.magics.slots import make_room
 
 __all__ = [
     "CellAnalysisError",
     "CellRunError",
-    "Created",
     "cleanup",
     "error_problems",
+    "live_session",
     "replace_protocol",
     "start_run",
     "wait_for_run",
@@ -51,23 +55,16 @@ __all__ = [
 _BUSY = (states.RUNNING, states.PAUSED)
 
 
-@dataclass
-class Created:
-    """What this notebook created on one robot (for ``%ot2_cleanup``)."""
-
-    protocols: list[str] = field(default_factory=list)
-    sessions: list[str] = field(default_factory=list)
-
-    def add_protocol(self, protocol_id: str) -> None:
-        if protocol_id not in self.protocols:
-            self.protocols.append(protocol_id)
-
-    def add_session(self, session_id: str) -> None:
-        if session_id not in self.sessions:
-            self.sessions.append(session_id)
-
-    def __bool__(self) -> bool:
-        return bool(self.protocols or self.sessions)
+def live_session(sessions: Sequence[Session], protocol_id: str | None = None) -> Session | None:
+    """A session whose run is in progress (running or paused), of ``protocol_id`` if given."""
+    return next(
+        (
+            s
+            for s in sessions
+            if s.state in _BUSY and (protocol_id is None or s.protocol_id == protocol_id)
+        ),
+        None,
+    )
 
 
 class CellAnalysisError(ProtocolCellError, AnalysisError):
@@ -133,12 +130,14 @@ def error_problems(
 ) -> list[CellProblem]:
     """The robot's errors placed in the notebook (when ``built`` says where lines came from)."""
     problems = []
+    custom = custom_labware_names(built.support) if built is not None else []
     for info in errors:
         if built is not None:
             location = built.locate(info.file, info.line)
         else:
             location = Location(file=info.file or protocol_file, file_line=info.line)
-        problems.append(CellProblem(location, _kind(info), tidy_message(info.description)))
+        message = improve(tidy_message(info.description), custom)
+        problems.append(CellProblem(location, _kind(info), message))
     return problems
 
 
@@ -176,21 +175,33 @@ def _delete_sessions(robot: RobotClient, sessions: Sequence[Session], doing: str
             ) from exc
 
 
-def replace_protocol(robot: RobotClient, built: BuiltBundle, created: Created) -> Protocol:
+def replace_protocol(
+    robot: RobotClient,
+    built: BuiltBundle,
+    ledger: Ledger,
+    *,
+    room: bool = True,
+    notify: Callable[[str], None] | None = None,
+) -> Protocol:
     """Upload ``built``, replacing a protocol of the same name (and its finished sessions).
 
-    Raises :class:`CellAnalysisError` when the robot's analysis finds errors (the protocol is
-    then stored with them), :class:`RobotRequestError` when the robot refuses, saying what it
-    holds now, and :class:`OT2MagicError` when the protocol is running.
+    When the robot is full, protocols this notebook uploaded that nothing is using make room
+    (``room``; :func:`~ot2_notebook.magics.slots.make_room`), and ``notify`` hears what was
+    removed. Raises :class:`CellAnalysisError` when the robot's analysis finds errors (the
+    protocol is then stored with them), :class:`RobotRequestError` when the robot refuses,
+    saying what it holds now, and :class:`OT2MagicError` when the protocol is running.
     """
     name = built.name
-    doing = f"Uploading protocol {name!r} to {robot.base_url}"
+    url = robot.base_url
+    doing = f"Uploading protocol {name!r} to {url}"
     stale = _sessions_of(robot, name, doing)
     _refuse_if_running(stale, "replacing it", "nothing was changed.")
     _delete_sessions(robot, stale, doing)
+    for session in stale:
+        ledger.forget_session(url, session.id)
     existed = True
     try:
-        robot.delete_protocol(name)
+        previous = robot.delete_protocol(name)
     except NotFoundError:
         existed = False
     except RobotError as exc:
@@ -199,27 +210,53 @@ def replace_protocol(robot: RobotClient, built: BuiltBundle, created: Created) -
             exc,
             f"The robot still holds the previous version of {name!r}; nothing was uploaded.",
         ) from exc
+    else:
+        if notify is not None and not ledger.owns_protocol(url, name, previous.data.raw):
+            whose = "this notebook" if ledger.persistent else "this kernel"
+            notify(
+                f"Replaced protocol {name!r} that was on the robot: {whose} had not uploaded "
+                "it (a protocol of the same name from elsewhere, or from before a restart)."
+            )
+    ledger.forget_protocol(url, name)
+    if existed:
+        state = (
+            f"Protocol {name!r} is no longer on the robot: its previous version was deleted "
+            "to make room for this upload. Run the cell again once the cause is fixed."
+        )
+    else:
+        state = f"Protocol {name!r} is not on the robot."
     protocol_file, support = built.upload_files()
     try:
-        protocol = robot.upload(protocol_file, support, raise_on_error=False)
+        try:
+            protocol = robot.upload(protocol_file, support, raise_on_error=False)
+        except UploadLimitError as full:
+            removed = make_room(robot, ledger, name, full, allowed=room, doing=doing, state=state)
+            if notify is not None:
+                notify(_room_note(removed, full))
+            protocol = robot.upload(protocol_file, support, raise_on_error=False)
     except RobotError as exc:
-        if existed:
-            state = (
-                f"Protocol {name!r} is no longer on the robot: its previous version was deleted "
-                "to make room for this upload. Run the cell again once the cause is fixed."
-            )
-        else:
-            state = f"Protocol {name!r} is not on the robot."
+        if isinstance(exc, OT2MagicError):
+            raise
         raise RobotRequestError(doing, exc, state) from exc
-    created.add_protocol(protocol.id)
+    ledger.add_protocol(url, protocol.id, created_stamp(protocol.data.raw), built.fingerprint())
     if protocol.errors:
         problems = error_problems(built, protocol.errors, built.protocol.name)
         raise CellAnalysisError(protocol, problems, f"POST {robot.url_for('/protocols')}")
     return protocol
 
 
+def _room_note(removed: Sequence[str], full: UploadLimitError) -> str:
+    limit = full.limit
+    keeps = f"it keeps {limit} protocol{'s' if limit != 1 else ''}" if limit else "it is full"
+    names = ", ".join(repr(r) for r in removed)
+    return (
+        f"Made room on the robot ({keeps}): removed {names}, uploaded by this notebook and "
+        "not in use (with %config OT2Magics.make_room = False the upload fails instead)."
+    )
+
+
 def start_run(
-    robot: RobotClient, name: str, created: Created, *, uploaded_now: bool = False
+    robot: RobotClient, name: str, ledger: Ledger, *, uploaded_now: bool = False
 ) -> Session:
     """Create a session for protocol ``name`` (deleting this protocol's finished sessions,
     refusing while any run is in progress on the robot)."""
@@ -234,12 +271,15 @@ def start_run(
         else ("no run was started.")
     )
     _refuse_if_running(sessions, "starting another run", uploaded)
-    _delete_sessions(robot, [s for s in sessions if s.protocol_id == name], doing)
+    old = [s for s in sessions if s.protocol_id == name]
+    _delete_sessions(robot, old, doing)
+    for session in old:
+        ledger.forget_session(robot.base_url, session.id)
     try:
         session = robot.create_session(name)
     except RobotError as exc:
         raise RobotRequestError(doing, exc, "No session was created.") from exc
-    created.add_session(session.id)
+    ledger.add_session(robot.base_url, session.id)
     return session
 
 
@@ -300,47 +340,48 @@ class CleanupReport:
     sessions: list[str] = field(default_factory=list)
 
 
-def cleanup(robot: RobotClient, created: Created, everything: bool = False) -> CleanupReport:
+def cleanup(robot: RobotClient, ledger: Ledger, everything: bool = False) -> CleanupReport:
     """Delete this notebook's sessions and protocols from the robot (``everything``: all of
-    them). Sessions go first: deleting one cancels its run."""
+    them). This notebook's: what the :class:`~ot2_notebook.magics.ledger.Ledger` says it
+    made (across kernel restarts when the notebook is known), and the sessions of its
+    protocols. Sessions go first: deleting one cancels its run."""
     report = CleanupReport()
-    doing = f"Cleaning up the robot at {robot.base_url}"
+    url = robot.base_url
+    doing = f"Cleaning up the robot at {url}"
     try:
         on_robot = robot.sessions()
-        protocols = [p.id for p in robot.protocols()]
+        protocols = robot.protocols()
     except RobotError as exc:
         raise RobotRequestError(doing, exc, "Nothing was deleted.") from exc
     if everything:
         session_ids = [s.id for s in on_robot]
-        protocol_ids = protocols
+        protocol_ids = [p.id for p in protocols]
     else:
-        mine = set(created.protocols)
-        session_ids = list(created.sessions)
-        session_ids += [s.id for s in on_robot if s.protocol_id in mine and s.id not in session_ids]
-        protocol_ids = list(created.protocols)
-    present_sessions = {s.id for s in on_robot}
+        protocol_ids = [p.id for p in protocols if ledger.owns_protocol(url, p.id, p.data.raw)]
+        mine = set(protocol_ids)
+        session_ids = [
+            s.id for s in on_robot if ledger.owns_session(url, s.id) or s.protocol_id in mine
+        ]
     try:
         for session_id in session_ids:
-            if session_id in present_sessions:
-                try:
-                    robot.delete_session(session_id)
-                    report.sessions.append(session_id)
-                except NotFoundError:
-                    pass
-            if session_id in created.sessions:
-                created.sessions.remove(session_id)
+            try:
+                robot.delete_session(session_id)
+                report.sessions.append(session_id)
+            except NotFoundError:
+                pass
+            ledger.forget_session(url, session_id)
         for protocol_id in protocol_ids:
-            if protocol_id in protocols:
-                try:
-                    robot.delete_protocol(protocol_id)
-                    report.protocols.append(protocol_id)
-                except NotFoundError:
-                    pass
-            if protocol_id in created.protocols:
-                created.protocols.remove(protocol_id)
+            try:
+                robot.delete_protocol(protocol_id)
+                report.protocols.append(protocol_id)
+            except NotFoundError:
+                pass
+            ledger.forget_protocol(url, protocol_id)
     except RobotError as exc:
         done = ", ".join(report.protocols) or "no protocol"
         raise RobotRequestError(
             doing, exc, f"Deleted so far: {done} and {len(report.sessions)} session(s)."
         ) from exc
+    left = [(p.id, created_stamp(p.data.raw)) for p in protocols if p.id not in protocol_ids]
+    ledger.prune(url, left, [s.id for s in on_robot if s.id not in session_ids])
     return report

@@ -5,6 +5,9 @@
 * :class:`RunPanel` (``show_run``): a session's state, Start / Pause / Resume / Cancel,
   progress, current step, times, log and run error, updated live from the robot.
 * :class:`RobotPanel` (``show_robot``): health, protocols and sessions, with delete buttons.
+* :class:`FleetPanel` (``show_fleet``): every connected robot, live: reachable or not, its
+  software, the protocol it holds, its session's state and progress (a poller thread per
+  robot, so one robot going away never holds up the others).
 
 Each panel is an ``ipywidgets.VBox``; its ``text/plain`` form (``repr(panel)``,
 ``panel.text()``) is a deterministic description for terminals and nbval.
@@ -21,18 +24,19 @@ Stable CSS classes (for browser tests and custom styling)::
     RunPanel           ot2-run-panel; parts ot2-run-header, ot2-run-controls, ot2-run-state
                        (badge inside: ot2-badge ot2-state-<state>), ot2-btn-start,
                        ot2-btn-pause, ot2-btn-resume, ot2-btn-cancel (all: ot2-btn),
-                       ot2-run-progress, ot2-run-progress-text, ot2-run-step, ot2-run-time,
-                       ot2-run-error, ot2-run-message, ot2-run-log
+                       ot2-run-progress, ot2-run-progress-text, ot2-run-step (inside it,
+                       for a delay, hold, module wait or pause: ot2-run-step-time),
+                       ot2-run-time, ot2-run-error, ot2-run-message, ot2-run-log
     RobotPanel         ot2-robot-panel; parts ot2-robot-health, ot2-btn-refresh,
                        ot2-robot-message, ot2-robot-protocols (rows ot2-protocol-row, button
                        ot2-btn-delete-protocol), ot2-robot-sessions (rows ot2-session-row,
                        button ot2-btn-delete-session)
 
-For the magics: ``show_equipment``, ``show_run`` and ``show_robot`` build a panel, display
-it (``display=False`` to only build it) and return it. Do not also return a displayed panel
-as a cell's value (it would be shown twice). A :class:`RunPanel` draws from its own threads:
-call ``panel.wait_for(state)`` before relying on its text (nbval, papermill), and
-``panel.close()`` (or a newer panel for the same session) stops its threads.
+For the magics: ``show_equipment``, ``show_run``, ``show_robot`` and ``show_fleet`` build a
+panel, display it (``display=False`` to only build it) and return it. Do not also return a
+displayed panel as a cell's value (it would be shown twice). A :class:`RunPanel` draws from
+its own threads: call ``panel.wait_for(state)`` before relying on its text (nbval,
+papermill), and ``panel.close()`` (or a newer panel for the same session) stops its threads.
 :class:`ErrorLocation` ``(label, line, source_line, message, error_type=None)`` places an
 error in a cell: ``"In [5], line 3: ValueError: ..."``, the quoted line below.
 
@@ -42,7 +46,7 @@ so the panels follow light and dark themes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ot2_notebook.client.http import Protocol, RobotClient, Session
@@ -50,6 +54,7 @@ from ot2_notebook.client.models import ProtocolData
 from ot2_notebook.widgets.deck import DeckMap, SlotContent, deck_contents, deck_lines
 from ot2_notebook.widgets.equipment import EquipmentPanel
 from ot2_notebook.widgets.errors import ErrorLocation
+from ot2_notebook.widgets.fleet import FleetPanel, RobotStatus
 from ot2_notebook.widgets.robot import RobotPanel
 from ot2_notebook.widgets.run import BUTTON_COMMANDS, ErrorLocator, RunPanel, enabled_buttons
 
@@ -58,13 +63,16 @@ __all__ = [
     "DeckMap",
     "EquipmentPanel",
     "ErrorLocation",
+    "FleetPanel",
     "RobotPanel",
+    "RobotStatus",
     "RunPanel",
     "SlotContent",
     "deck_contents",
     "deck_lines",
     "enabled_buttons",
     "show_equipment",
+    "show_fleet",
     "show_robot",
     "show_run",
 ]
@@ -117,6 +125,22 @@ def show_run(
 def show_robot(robot: RobotClient, *, display: bool = True) -> RobotPanel:
     """Build a :class:`RobotPanel`, display it (unless ``display=False``), return it."""
     panel = RobotPanel(robot)
+    if display:
+        _display(panel)
+    return panel
+
+
+def show_fleet(
+    robots: Mapping[str, RobotClient] | None = None,
+    *,
+    default: str | None = None,
+    display: bool = True,
+    **options: Any,
+) -> FleetPanel:
+    """Build a live :class:`FleetPanel` (every connected robot when ``robots`` is
+    ``None``), display it (unless ``display=False``), return it. ``options`` go to
+    :class:`FleetPanel` (``interval``, ``timeout``). ``panel.close()`` stops its threads."""
+    panel = FleetPanel(robots, default=default, **options)
     if display:
         _display(panel)
     return panel

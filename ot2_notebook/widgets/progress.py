@@ -24,6 +24,7 @@ from datetime import datetime
 from ot2_notebook import session_states as states
 from ot2_notebook.client.models import ProtocolErrorInfo, SessionData, SessionEvent, StepEvent
 from ot2_notebook.client.reconcile import load_total, run_steps
+from ot2_notebook.widgets.steptime import StepTiming, step_timing
 
 __all__ = ["LogEntry", "RunTracker", "run_starts"]
 
@@ -61,8 +62,10 @@ class RunTracker:
     """The state of one session's run, as the panel shows it (see the module doc).
 
     ``estimated_duration`` (seconds, from the protocol's analysis) drives the remaining
-    time; without it the remaining time follows the pace of the steps so far. ``clock`` is
-    injectable for tests of the timing arithmetic.
+    time; without it the remaining time follows the pace of the steps so far. ``pace`` is how
+    many seconds of robot time pass per second (1 on a robot; a simulated robot started with
+    ``--speed X`` runs at X): the estimate and the length of a delay are robot time.
+    ``clock`` is injectable for tests of the timing arithmetic.
     """
 
     def __init__(
@@ -70,11 +73,15 @@ class RunTracker:
         estimated_duration: float | None = None,
         *,
         log_limit: int = 200,
+        pace: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if log_limit < 1:
             raise ValueError(f"log_limit must be at least 1, not {log_limit!r}.")
+        if not pace > 0:
+            raise ValueError(f"pace must be a positive number, not {pace!r}.")
         self.estimated_duration = estimated_duration
+        self.pace = float(pace)
         self.clock = clock
         self.state: str | None = None
         #: Steps in a run (from the load simulation, or the feed's ``total``).
@@ -93,6 +100,9 @@ class RunTracker:
         self._ended_at: float | None = None
         self._paused_since: float | None = None
         self._paused_total = 0.0
+        # When the current step started (our clock), and the paused time before it.
+        self._step_started_at: float | None = None
+        self._step_paused_before = 0.0
 
     # -- feeding -----------------------------------------------------------------------------
 
@@ -136,6 +146,11 @@ class RunTracker:
                 self._ended_at = now
             elif data.state == states.PAUSED:
                 self._paused_since = now
+        self._step_started_at = None
+        self._step_paused_before = 0.0
+        step_time = _step_start_time(data.events, steps[-1].command_id) if steps else None
+        if step_time is not None and last is not None and self._run_active:
+            self._step_started_at = now - max(0.0, (last - step_time).total_seconds())
 
     def on_state(self, previous: str | None, current: str, snapshot: SessionData | None) -> None:
         """A state change reported by the watcher (``snapshot``: its latest ``GET``)."""
@@ -190,6 +205,8 @@ class RunTracker:
         self._seen.add(step.command_id)
         self.index = index if index is not None else self.index + 1
         self.current = _step_text(step.step_name, step.text)
+        self._step_started_at = self.clock()
+        self._step_paused_before = self._paused_so_far()
         self.log.append(LogEntry("step", self.current, self.index, self.total))
 
     def on_gone(self) -> None:
@@ -215,6 +232,8 @@ class RunTracker:
         self._ended_at = None
         self._paused_since = None
         self._paused_total = 0.0
+        self._step_started_at = None
+        self._step_paused_before = 0.0
         if self.runs > 1:
             self.log.append(LogEntry("note", f"run {self.runs}"))
 
@@ -245,15 +264,51 @@ class RunTracker:
         end = self._ended_at if self._ended_at is not None else self.clock()
         return max(0.0, end - self._started_at)
 
+    def _paused_so_far(self) -> float:
+        paused = self._paused_total
+        if self._paused_since is not None:
+            paused += self.clock() - self._paused_since
+        return paused
+
     def running_time(self) -> float | None:
         """Like :meth:`elapsed` without the time spent paused."""
         elapsed = self.elapsed()
         if elapsed is None:
             return None
-        paused = self._paused_total
-        if self._paused_since is not None:
-            paused += self.clock() - self._paused_since
-        return max(0.0, elapsed - paused)
+        return max(0.0, elapsed - self._paused_so_far())
+
+    # -- the current step --------------------------------------------------------------
+
+    def step_timing(self) -> StepTiming | None:
+        """What the current step is, if it is a long one (a delay, a hold, a module wait, a
+        pause), while a run is under way."""
+        if not self._run_active:
+            return None
+        return step_timing(self.current)
+
+    def waiting_for_user(self) -> str | None:
+        """The protocol's pause message while a ``ctx.pause()`` waits for the user (``""``
+        when it gave none); ``None`` otherwise."""
+        timing = self.step_timing()
+        if self.state != states.PAUSED or timing is None or timing.kind != "pause":
+            return None
+        return timing.what
+
+    def step_running_time(self) -> float | None:
+        """Seconds the current step has been running (pauses not counted)."""
+        if self._step_started_at is None or not self._run_active:
+            return None
+        so_far = self.clock() - self._step_started_at
+        paused = self._paused_so_far() - self._step_paused_before
+        return max(0.0, so_far - paused)
+
+    def step_remaining(self) -> float | None:
+        """Seconds left in the current step, when its text says how long it lasts."""
+        timing = self.step_timing()
+        running = self.step_running_time()
+        if timing is None or timing.seconds is None or running is None:
+            return None
+        return max(0.0, timing.seconds / self.pace - running)
 
     def remaining(self) -> float | None:
         """Estimated seconds left in a run under way (``None`` when unknown or not running).
@@ -265,14 +320,24 @@ class RunTracker:
             return None
         fraction = self.fraction
         if self.estimated_duration is not None:
+            estimate = self.estimated_duration / self.pace
             if fraction is None:
                 so_far = self.running_time() or 0.0
-                return max(0.0, self.estimated_duration - so_far)
-            return max(0.0, self.estimated_duration * (1.0 - fraction))
+                return max(0.0, estimate - so_far)
+            return max(0.0, estimate * (1.0 - fraction))
         running = self.running_time()
         if fraction is None or running is None or self.index < 1 or fraction <= 0:
             return None
         return max(0.0, running / fraction - running)
+
+
+def _step_start_time(events: tuple[SessionEvent, ...], command_id: str | None) -> datetime | None:
+    """When the latest start of step ``command_id`` was stamped by the robot."""
+    found = None
+    for event in events:
+        if event.is_step_start and event.command_id == command_id:
+            found = event.timestamp
+    return found
 
 
 def _last_start_time(events: tuple[SessionEvent, ...]) -> datetime | None:

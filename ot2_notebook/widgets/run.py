@@ -37,6 +37,7 @@ from ot2_notebook.client.watcher import SessionWatcher
 from ot2_notebook.widgets.base import Panel
 from ot2_notebook.widgets.errors import ErrorLocation, describe_error
 from ot2_notebook.widgets.progress import RunTracker
+from ot2_notebook.widgets.steptime import DELAY, PAUSE
 from ot2_notebook.widgets.style import esc, format_duration, html_block
 from ot2_notebook.widgets.threads import Renderer
 
@@ -105,6 +106,7 @@ class RunPanel(Panel):
         watch: bool = True,
         use_feed: bool = True,
         log_limit: int = 200,
+        pace: float | None = None,
         watcher_options: dict[str, Any] | None = None,
     ) -> None:
         if not isinstance(session, Session):
@@ -119,7 +121,9 @@ class RunPanel(Panel):
         self._state_changed = threading.Condition(self._lock)
         self.protocol = self._protocol_data(protocol)
         self.tracker = RunTracker(
-            self.protocol.estimated_duration if self.protocol else None, log_limit=log_limit
+            self.protocol.estimated_duration if self.protocol else None,
+            log_limit=log_limit,
+            pace=pace if pace is not None else self._robot_pace(),
         )
         #: The last failure of a button's command (also shown in the panel).
         self.last_error: Exception | None = None
@@ -155,6 +159,19 @@ class RunPanel(Panel):
         except RobotError as exc:  # the panel works without it (no name, no estimate)
             log.info("run panel: protocol %s not readable: %s", self.session.protocol_id, exc)
             return None
+
+    def _robot_pace(self) -> float:
+        """Robot seconds per second: a simulated robot started with ``--speed X`` says X in
+        ``GET /health`` (``simulator.speed``); a robot runs at 1."""
+        try:
+            health = self.session.client.health()
+        except RobotError:
+            return 1.0
+        simulator = health.raw.get("simulator")
+        speed = simulator.get("speed") if isinstance(simulator, dict) else None
+        if isinstance(speed, (int, float)) and not isinstance(speed, bool) and speed > 0:
+            return float(speed)
+        return 1.0
 
     def _build(self) -> None:
         name = self.protocol.name if self.protocol else self.session.protocol_id
@@ -367,6 +384,8 @@ class RunPanel(Panel):
         label = state
         if state == states.STOPPED:
             label = "cancelled" if self.tracker.cancelled else "loading"
+        elif self.tracker.waiting_for_user() is not None:
+            label = "waiting for you"
         return html_block(f'<span class="ot2-badge ot2-state-{esc(state)}">{esc(label)}</span>')
 
     def _progress_text(self) -> str:
@@ -380,7 +399,33 @@ class RunPanel(Panel):
         if current is None:
             return '<span class="ot2-muted">No step has run yet.</span>'
         label = "Current step" if self.tracker.run_active else "Last step"
-        return f"<b>{label}:</b> {esc(current)}"
+        note = self._step_note()
+        extra = f'<div class="ot2-run-step-time">{esc(note)}</div>' if note else ""
+        return f"<b>{label}:</b> {esc(current)}{extra}"
+
+    def _step_note(self) -> str:
+        """How long the current step takes, when it is a long one (see
+        :mod:`~ot2_notebook.widgets.steptime`); ``""`` for ordinary steps."""
+        tracker = self.tracker
+        timing = tracker.step_timing()
+        if timing is None:
+            return ""
+        if timing.kind == PAUSE:
+            if tracker.state != states.PAUSED:
+                return ""
+            said = f": {timing.what}" if timing.what else ""
+            return f"Waiting for you{said}. Press Resume when ready."
+        left = tracker.step_remaining()
+        so_far = tracker.step_running_time()
+        what = timing.what[0].upper() + timing.what[1:]
+        if timing.seconds is not None and left is not None:
+            length = format_duration(timing.seconds)
+            if timing.kind == DELAY:
+                return f"Delay of {length}: {format_duration(left)} left"
+            return f"{what} for {length}: about {format_duration(left)} left"
+        if so_far is None:
+            return what
+        return f"{what}: {format_duration(so_far)} so far"
 
     def _time_text(self) -> str:
         tracker = self.tracker
@@ -562,11 +607,16 @@ class RunPanel(Panel):
             state = "deleted" if tracker.gone else (tracker.state or "unknown")
             if state == states.STOPPED:
                 state += " (cancelled)" if tracker.cancelled else " (loading)"
+            elif tracker.waiting_for_user() is not None:
+                state += " (waiting for you)"
             lines = [f"RunPanel: {name} ({self.session.protocol_id})", f"  state: {state}"]
             lines.append(f"  progress: {self._progress_text()}")
             if tracker.current is not None:
                 label = "current step" if tracker.run_active else "last step"
                 lines.append(f"  {label}: {tracker.current}")
+                note = self._step_note()
+                if note:
+                    lines.append(f"  step time: {note}")
             enabled = [n for n, b in self.buttons.items() if not b.disabled]
             lines.append(f"  enabled: {', '.join(enabled) if enabled else 'none'}")
             located = self._run_error()
