@@ -545,9 +545,11 @@ def _exclusive(lock_path: Path, report: Progress) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _python_version(python: str) -> tuple[int, int, int] | None:
-    """The version of interpreter ``python`` if it runs and can make a virtual environment."""
-    probe = "import sys, venv; print('%d.%d.%d' % sys.version_info[:3])"
+def _python_version(python: str, *, with_pip: bool = True) -> tuple[int, int, int] | None:
+    """The version of interpreter ``python`` if it runs and can make a virtual environment
+    (with pip in it, unless uv installs: Debian's Pythons lack ensurepip without -venv)."""
+    modules = "sys, venv, ensurepip" if with_pip else "sys, venv"
+    probe = f"import {modules}; print('%d.%d.%d' % sys.version_info[:3])"
     try:
         result = subprocess.run(
             [python, "-c", probe],
@@ -584,13 +586,15 @@ def _candidate_pythons() -> Iterator[str]:
 
 def _base_python(requested: str | None) -> tuple[str, str]:
     """The interpreter to build the simulator's environment on, and its version."""
+    with_pip = _installer() is None
     supported = ", ".join(f"{a}.{b}" for a, b in reversed(SIM_PYTHONS))
     configured = requested or os.environ.get(ENV_BASE_PYTHON, "").strip() or None
     if configured:
-        version = _python_version(configured)
+        version = _python_version(configured, with_pip=with_pip)
         if version is None:
             raise SimulatorSetupError(
-                f"{configured!r} is not a Python that runs here (with its venv module)."
+                f"{configured!r} is not a Python that runs here with its venv module"
+                + (" and ensurepip (Debian: apt install python3.X-venv)." if with_pip else ".")
             )
         if version[:2] not in SIM_PYTHONS:
             raise SimulatorSetupError(
@@ -599,7 +603,7 @@ def _base_python(requested: str | None) -> tuple[str, str]:
             )
         return configured, ".".join(map(str, version))
     for candidate in _candidate_pythons():
-        version = _python_version(candidate)
+        version = _python_version(candidate, with_pip=with_pip)
         if version is not None and version[:2] in SIM_PYTHONS:
             return candidate, ".".join(map(str, version))
     raise SimulatorSetupError(
