@@ -122,8 +122,14 @@ def _module_command(python: str) -> tuple[str, ...]:
 
 
 def can_run_server() -> bool:
-    """Whether this environment has the server's dependencies (without importing them)."""
-    return all(importlib.util.find_spec(name) is not None for name in SERVER_MODULES)
+    """Whether this environment has the server's dependencies, opentrons 8 among them
+    (without importing them: this is cheap)."""
+    if not all(importlib.util.find_spec(name) is not None for name in SERVER_MODULES):
+        return False
+    try:
+        return importlib.metadata.version("opentrons").split(".")[0] == "8"
+    except importlib.metadata.PackageNotFoundError:
+        return False
 
 
 def _print(message: str) -> None:
