@@ -28,6 +28,19 @@ SIM_VENV ?= .venv-sim
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 export OT2_SIM_PYTHON := $(abspath $(SIM_VENV))/bin/python
+# uv, where used below, runs on the interpreters named here and never downloads one
+export UV_PYTHON_DOWNLOADS := never
+
+# $(call make_env,ENV,PYTHON,REQUIREMENTS): a virtual environment with REQUIREMENTS, built with
+# .venv's uv when it has one (the `test` extra brings it: much faster), else with venv and pip
+make_env = if [ -x $(BIN)/uv ]; then \
+	  $(BIN)/uv venv --quiet --allow-existing --python "$(2)" "$(1)" && \
+	  $(BIN)/uv pip install --quiet --python "$(1)/bin/python" $(3); \
+	else \
+	  { [ -x "$(1)/bin/python" ] || "$(2)" -m venv "$(1)"; } && \
+	  "$(1)/bin/python" -m pip install --quiet --upgrade pip && \
+	  "$(1)/bin/python" -m pip install --quiet $(3); \
+	fi
 
 .PHONY: run sim test test-compat test-user-env install install-test install-sim system-deps \
 	lint bench clean
@@ -48,9 +61,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 $(SIM_VENV)/.installed: pyproject.toml
 	@test -n "$(SIM_BASE_PYTHON)" || { echo "no Python 3.11 found (set SIM_BASE_PYTHON)" >&2; exit 1; }
-	@test -x $(SIM_VENV)/bin/python || $(SIM_BASE_PYTHON) -m venv $(SIM_VENV)
-	$(SIM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SIM_VENV)/bin/python -m pip install --quiet -e ".[sim]" "$(OPENTRONS)"
+	$(call make_env,$(SIM_VENV),$(SIM_BASE_PYTHON),-e ".[sim]" "$(OPENTRONS)")
 	@touch $@
 
 install: $(VENV)/.installed-lab install-sim
@@ -103,30 +114,31 @@ KERNEL_TESTS := tests/test_client_*.py tests/test_magics_*.py tests/test_widgets
 SHIM_TESTS := tests/test_sim_analysis.py -k "module_protocols or custom_labware or engine_level or syntax_error or exception_in_run"
 PYTEST_COMPAT := -q -p no:cacheprovider -o addopts="-ra --strict-markers"
 
+# Every combination runs; the target fails at the end if any failed (and says which).
 test-compat: install-test
-	@set -e; for ver in $(COMPAT_KERNEL_PYTHONS); do \
+	@failed=""; \
+	for ver in $(COMPAT_KERNEL_PYTHONS); do \
 	  py="$$(ls -d $(HOME)/.pyenv/versions/$$ver.*/bin/python 2>/dev/null | sort -V | tail -n 1)"; \
 	  py="$${py:-$$(command -v python$$ver || true)}"; \
-	  test -n "$$py" || { echo "test-compat: no Python $$ver found" >&2; exit 1; }; \
+	  test -n "$$py" || { echo "test-compat: no Python $$ver found" >&2; failed="$$failed kernel-$$ver"; continue; }; \
 	  env=.venv-$$ver; echo "== kernel side on Python $$ver ($$py), simulator $(OT2_SIM_PYTHON)"; \
-	  [ -x $$env/bin/python ] || $$py -m venv $$env; \
 	  [ $$env/.installed-test -nt pyproject.toml ] || { \
-	    $$env/bin/python -m pip install --quiet --upgrade pip && \
-	    $$env/bin/python -m pip install --quiet -e ".[test]" && touch $$env/.installed-test; }; \
-	  $$env/bin/python -m pytest $(PYTEST_COMPAT) $(KERNEL_TESTS); \
-	done
-	@set -e; for ver in $(COMPAT_SIM_PYTHONS); do for spec in $(COMPAT_OPENTRONS); do \
+	    $(call make_env,$$env,$$py,-e ".[test]") && touch $$env/.installed-test; }; \
+	  $$env/bin/python -m pytest $(PYTEST_COMPAT) $(KERNEL_TESTS) || failed="$$failed kernel-$$ver"; \
+	done; \
+	for ver in $(COMPAT_SIM_PYTHONS); do for spec in $(foreach s,$(COMPAT_OPENTRONS),'$(s)'); do \
 	  py="$$(ls -d $(HOME)/.pyenv/versions/$$ver.*/bin/python 2>/dev/null | sort -V | tail -n 1)"; \
 	  py="$${py:-$$(command -v python$$ver || true)}"; \
-	  test -n "$$py" || { echo "test-compat: no Python $$ver found" >&2; exit 1; }; \
 	  env=".venv-sim-$$ver-$$(printf %s "$$spec" | tr -c 'A-Za-z0-9.' '_')"; \
-	  [ -x $$env/bin/python ] || $$py -m venv $$env; \
+	  test -n "$$py" || { echo "test-compat: no Python $$ver found" >&2; failed="$$failed $$env"; continue; }; \
 	  [ $$env/.installed -nt pyproject.toml ] || { \
-	    $$env/bin/python -m pip install --quiet --upgrade pip && \
-	    $$env/bin/python -m pip install --quiet -e ".[sim]" "$$spec" && touch $$env/.installed; }; \
+	    $(call make_env,$$env,$$py,-e ".[sim]" "$$spec") && touch $$env/.installed; } \
+	    || { failed="$$failed $$env(install)"; continue; }; \
 	  echo "== opentrons shims: Python $$ver, $$($$env/bin/python -c 'import importlib.metadata as m; print("opentrons", m.version("opentrons"))') ($$env)"; \
-	  OT2_SIM_PYTHON="$$PWD/$$env/bin/python" $(BIN)/python -m pytest $(PYTEST_COMPAT) $(SHIM_TESTS); \
-	done; done
+	  OT2_SIM_PYTHON="$$PWD/$$env/bin/python" $(BIN)/python -m pytest $(PYTEST_COMPAT) $(SHIM_TESTS) \
+	    || failed="$$failed $$env"; \
+	done; done; \
+	if [ -n "$$failed" ]; then echo "test-compat: failed:$$failed" >&2; exit 1; fi
 
 # A fresh "user" environment (Python 3.13, newest JupyterLab, Notebook, numpy 2) gets the project
 # the documented way (pip install <repo>), keeps everything it had, and runs a notebook with
