@@ -147,6 +147,7 @@ test-compat: install-test
 # --simulate; the simulator is set up in a temporary cache (no OT2_SIM_PYTHON here).
 test-user-env: $(VENV)/.installed-test
 	env -u OT2_SIM_PYTHON $(BIN)/python -m pytest -p no:cacheprovider -o addopts="-ra --strict-markers" -m user_env tests/test_user_env.py $(PYTEST_ARGS)
+	@echo "user environment timings (s):"; cat test-artifacts/user-env-timings.json
 
 bench: install-test
 	$(BIN)/python -m benchmarks
