@@ -153,4 +153,4 @@ bench: install-test
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(SIM_VENV) .venv-3.* .venv-sim-* build *.egg-info .pytest_cache test-artifacts
+	rm -rf $(VENV) $(SIM_VENV) .venv-3.* .venv-sim-* .venv-run build *.egg-info .pytest_cache test-artifacts
