@@ -106,13 +106,15 @@ test: system-deps install-test
 	@lint=0; $(MAKE) --no-print-directory lint || lint=1; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS) && exit $$lint
 
-# The kernel side (client, magics, widgets, feed) on Python 3.10, against .venv-sim; and the
-# opentrons shims (module protocols at API 2.13, custom labware) on simulator environments of
-# each COMPAT_SIM_PYTHONS with each of COMPAT_OPENTRONS (the lowest and the newest opentrons 8).
+# The kernel side (client, magics, widgets, feed, finding and setting up the simulator) on
+# Python 3.10, against .venv-sim; and the opentrons shims (module protocols at API 2.13,
+# custom labware) on simulator environments of each COMPAT_SIM_PYTHONS with each of
+# COMPAT_OPENTRONS (the lowest and the newest opentrons 8).
 COMPAT_KERNEL_PYTHONS ?= 3.10
 COMPAT_SIM_PYTHONS ?= 3.10 3.12
 COMPAT_OPENTRONS ?= opentrons==8.0.0 opentrons>=8.8,<9
-KERNEL_TESTS := tests/test_client_*.py tests/test_magics_*.py tests/test_widgets_*.py tests/test_notifications.py
+KERNEL_TESTS := tests/test_client_*.py tests/test_magics_*.py tests/test_widgets_*.py tests/test_notifications.py \
+	tests/test_sim_environment.py
 SHIM_TESTS := tests/test_sim_analysis.py -k "module_protocols or custom_labware or engine_level or syntax_error or exception_in_run"
 PYTEST_COMPAT := -q -p no:cacheprovider -o addopts="-ra --strict-markers"
 
