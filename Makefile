@@ -11,7 +11,8 @@
 #   make test           lint, then every test (browser test on JupyterLab 4 and Notebook 7)
 #   make test-compat    the kernel side on Python 3.10; the opentrons shims on other sim envs
 #   make test-user-env  install the project into a fresh "user" Jupyter environment, run a notebook
-#   make lint / bench / clean
+#   make bench          the benchmarks, in the simulator's environment (they compare it with opentrons)
+#   make lint / clean
 SHELL := /bin/bash
 
 newest = $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python)))
@@ -151,8 +152,11 @@ test-user-env: $(VENV)/.installed-test
 	env -u OT2_SIM_PYTHON $(BIN)/python -m pytest -p no:cacheprovider -o addopts="-ra --strict-markers" -m user_env tests/test_user_env.py $(PYTEST_ARGS)
 	@echo "user environment timings (s):"; cat test-artifacts/user-env-timings.json
 
-bench: install-test
-	$(BIN)/python -m benchmarks
+# The benchmarks compare the simulator with opentrons in-process: they run in the simulator's
+# environment (with psutil added there).
+bench: install-sim
+	@$(call make_env,$(SIM_VENV),$(SIM_BASE_PYTHON),psutil)
+	$(SIM_VENV)/bin/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) $(SIM_VENV) .venv-3.* .venv-sim-* .venv-run build *.egg-info .pytest_cache test-artifacts
