@@ -1,36 +1,88 @@
-# One entry point for people and CI.
-#   make run    install into .venv and open the tutorial notebooks in JupyterLab
-#   make sim    install into .venv and start the simulated robot on 127.0.0.1:31950
-#   make test   install what the tests need (Debian's Chromium included) and run every test
-PYTHON ?= python3
+# One entry point for people and CI. Two environments (README, "Dependencies"):
+#   .venv       the notebooks' side: the newest Python here (3.13 under pyenv, else python3) with
+#               ot2-notebook and the newest JupyterLab and Notebook (`lab`), or what the tests
+#               need (`test`);
+#   .venv-sim   the simulated robot's side: Python 3.11 with ot2-notebook[sim] (opentrons 8).
+# Every target below exports OT2_SIM_PYTHON=.venv-sim/bin/python, so notebooks, tests and
+# benchmarks start the simulator from there (and never set one up in the user's cache).
+#
+#   make run            the tutorial notebooks in the newest JupyterLab
+#   make sim            only the simulated robot, on 127.0.0.1:31950
+#   make test           lint, then every test (browser test on JupyterLab 4 and Notebook 7)
+#   make test-compat    the kernel side on Python 3.10; the opentrons shims on other sim envs
+#   make test-user-env  install the project into a fresh "user" Jupyter environment, run a notebook
+#   make bench          the benchmarks, in the simulator's environment (they compare it with opentrons)
+#   make lint / clean
+SHELL := /bin/bash
+
+newest = $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python)))
+# pyenv's (or PATH's) Python for version $(1), e.g. $(call python_for,3.10)
+python_for = $(or $(call newest,$(1)),$(shell command -v python$(1)))
+
+KERNEL_PYTHON ?= $(or $(call python_for,3.13),$(shell command -v python3))
+SIM_BASE_PYTHON ?= $(call python_for,3.11)
+#: the opentrons requirement of a simulator environment (.venv-sim, and test-compat's)
+OPENTRONS ?= opentrons>=8,<9
+
 VENV ?= .venv
+SIM_VENV ?= .venv-sim
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
+export OT2_SIM_PYTHON := $(abspath $(SIM_VENV))/bin/python
+# uv, where used below, runs on the interpreters named here and never downloads one
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: run sim test test-compat install install-test system-deps lint bench clean
+# $(call make_env,ENV,PYTHON,REQUIREMENTS): a virtual environment with REQUIREMENTS, built with
+# .venv's uv when it has one (much faster), else with venv and pip
+make_env = if [ -z "$(NO_UV)" ] && [ -x $(BIN)/uv ]; then \
+	  { [ -x "$(1)/bin/python" ] || $(BIN)/uv venv --quiet --python "$(2)" "$(1)"; } && \
+	  $(BIN)/uv pip install --quiet --python "$(1)/bin/python" $(3); \
+	else \
+	  { [ -x "$(1)/bin/python" ] || "$(2)" -m venv "$(1)"; } && \
+	  "$(1)/bin/python" -m pip install --quiet --upgrade pip && \
+	  "$(1)/bin/python" -m pip install --quiet $(3); \
+	fi
 
-# Other supported Pythons (pyenv's, or on PATH) for `make test-compat`.
-COMPAT_PYTHONS ?= $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python $(HOME)/.pyenv/versions/3.12*/bin/python)
+.PHONY: run sim test test-compat test-user-env install install-test install-sim system-deps \
+	lint bench clean
 
+# -- environments (rebuilt when pyproject.toml changes) --------------------------------------------
+# .venv gets uv first (from PyPI, with pip): it installs everything else in a fraction of
+# pip's time. NO_UV=1 builds every environment with venv and pip alone.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip
+	@test -n "$(KERNEL_PYTHON)" || { echo "no Python 3 found (set KERNEL_PYTHON)" >&2; exit 1; }
+	$(KERNEL_PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip $(if $(NO_UV),,uv)
 
-install: $(BIN)/python
-	$(PIP) install --quiet -e ".[lab]"
+$(VENV)/.installed-lab: pyproject.toml | $(BIN)/python
+	$(call make_env,$(VENV),$(KERNEL_PYTHON),-e ".[lab]")
+	@touch $@
 
-install-test: $(BIN)/python
-	$(PIP) install --quiet -e ".[test]"
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(call make_env,$(VENV),$(KERNEL_PYTHON),-e ".[test]")
+	@touch $@
 
-sim: install
-	$(BIN)/ot2-sim
+$(SIM_VENV)/.installed: pyproject.toml
+	@test -n "$(SIM_BASE_PYTHON)" || { echo "no Python 3.11 found (set SIM_BASE_PYTHON)" >&2; exit 1; }
+	$(call make_env,$(SIM_VENV),$(SIM_BASE_PYTHON),-e ".[sim]" "$(OPENTRONS)")
+	@touch $@
 
-# as root (containers, CI machines) JupyterLab needs --allow-root; the PyPI extension manager
-# of JupyterLab 4.1 fails with current httpx, and the tutorials need no extensions from it
-LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,) --LabApp.extension_manager=readonly
+install: $(VENV)/.installed-lab install-sim
+install-test: $(VENV)/.installed-test install-sim
+install-sim: $(SIM_VENV)/.installed
+
+# -- using them -------------------------------------------------------------------------------------
+# as root (containers, CI machines) JupyterLab needs --allow-root; LAB_ARGS adds options
+# (e.g. LAB_ARGS="--no-browser --ServerApp.port=8899")
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_ARGS ?=
 
 run: install
-	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_ARGS) notebooks/
+
+SIM_ARGS ?=
+sim: install-sim
+	$(SIM_VENV)/bin/ot2-sim $(SIM_ARGS)
 
 # Debian's Chromium for the browser test (Playwright drives it; it downloads no browser).
 system-deps:
@@ -41,28 +93,70 @@ system-deps:
 	    echo "The browser test needs Debian's Chromium: sudo apt-get install chromium" >&2; exit 1; \
 	  fi; }
 
-lint: install-test
-	$(BIN)/ruff check .
+# Every check runs; the target fails at the end if any failed (and says which).
+lint: $(VENV)/.installed-test
+	@failed=""; \
+	$(BIN)/ruff check . || failed="$$failed ruff-check"; \
+	$(BIN)/ruff format --check . || failed="$$failed ruff-format"; \
+	$(BIN)/mypy || failed="$$failed mypy"; \
+	$(BIN)/lint-imports || failed="$$failed lint-imports"; \
+	if [ -n "$$failed" ]; then echo "lint: failed:$$failed" >&2; exit 1; fi
 
+# lint, then pytest (pytest runs even when lint fails; the target fails if either did)
 test: system-deps install-test
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	@lint=0; $(MAKE) --no-print-directory lint || lint=1; \
+	$(BIN)/python -m pytest $(PYTEST_ARGS) && exit $$lint
 
-# The opentrons shims on every supported Python: module protocols at API 2.13, custom labware.
-test-compat:
-	@test -n "$(strip $(COMPAT_PYTHONS))" || { echo "test-compat: no Python 3.10/3.12 found (set COMPAT_PYTHONS)"; exit 1; }
-	@set -e; for py in $(COMPAT_PYTHONS); do \
-	  ver=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])'); \
-	  echo "== Python $$ver ($$py)"; \
-	  [ -x .venv-$$ver/bin/python ] || $$py -m venv .venv-$$ver; \
-	  .venv-$$ver/bin/python -m pip install --quiet --upgrade pip; \
-	  .venv-$$ver/bin/python -m pip install --quiet -e ".[sim]" pytest pytest-timeout psutil websocket-client; \
-	  .venv-$$ver/bin/python -m pytest -q -p no:cacheprovider -o addopts=-ra tests/test_sim_analysis.py \
-	    -k "module_protocols or custom_labware or engine_level or syntax_error or exception_in_run"; \
-	done
+# The kernel side (client, magics, widgets, feed, finding and setting up the simulator) on
+# Python 3.10, against .venv-sim; and the opentrons shims (module protocols at API 2.13,
+# custom labware) on simulator environments of each COMPAT_SIM_PYTHONS with each of
+# COMPAT_OPENTRONS (the lowest and the newest opentrons 8).
+COMPAT_KERNEL_PYTHONS ?= 3.10
+COMPAT_SIM_PYTHONS ?= 3.10 3.12
+COMPAT_OPENTRONS ?= opentrons==8.0.0 opentrons>=8.8,<9
+KERNEL_TESTS := tests/test_client_*.py tests/test_magics_*.py tests/test_widgets_*.py tests/test_notifications.py \
+	tests/test_sim_environment.py
+SHIM_TESTS := tests/test_sim_analysis.py -k "module_protocols or custom_labware or engine_level or syntax_error or exception_in_run"
+PYTEST_COMPAT := -q -p no:cacheprovider -o addopts="-ra --strict-markers"
 
-bench: install-test
-	$(BIN)/python -m benchmarks
+# Every combination runs; the target fails at the end if any failed (and says which).
+test-compat: install-test
+	@failed=""; \
+	for ver in $(COMPAT_KERNEL_PYTHONS); do \
+	  py="$$(ls -d $(HOME)/.pyenv/versions/$$ver.*/bin/python 2>/dev/null | sort -V | tail -n 1)"; \
+	  py="$${py:-$$(command -v python$$ver || true)}"; \
+	  test -n "$$py" || { echo "test-compat: no Python $$ver found" >&2; failed="$$failed kernel-$$ver"; continue; }; \
+	  env=.venv-$$ver; echo "== kernel side on Python $$ver ($$py), simulator $(OT2_SIM_PYTHON)"; \
+	  [ $$env/.installed-test -nt pyproject.toml ] || { \
+	    $(call make_env,$$env,$$py,-e ".[test]") && touch $$env/.installed-test; }; \
+	  $$env/bin/python -m pytest $(PYTEST_COMPAT) $(KERNEL_TESTS) || failed="$$failed kernel-$$ver"; \
+	done; \
+	for ver in $(COMPAT_SIM_PYTHONS); do for spec in $(foreach s,$(COMPAT_OPENTRONS),'$(s)'); do \
+	  py="$$(ls -d $(HOME)/.pyenv/versions/$$ver.*/bin/python 2>/dev/null | sort -V | tail -n 1)"; \
+	  py="$${py:-$$(command -v python$$ver || true)}"; \
+	  env=".venv-sim-$$ver-$$(printf %s "$$spec" | tr -c 'A-Za-z0-9.' '_')"; \
+	  test -n "$$py" || { echo "test-compat: no Python $$ver found" >&2; failed="$$failed $$env"; continue; }; \
+	  [ $$env/.installed -nt pyproject.toml ] || { \
+	    $(call make_env,$$env,$$py,-e ".[sim]" "$$spec") && touch $$env/.installed; } \
+	    || { failed="$$failed $$env(install)"; continue; }; \
+	  echo "== opentrons shims: Python $$ver, $$($$env/bin/python -c 'import importlib.metadata as m; print("opentrons", m.version("opentrons"))') ($$env)"; \
+	  OT2_SIM_PYTHON="$$PWD/$$env/bin/python" $(BIN)/python -m pytest $(PYTEST_COMPAT) $(SHIM_TESTS) \
+	    || failed="$$failed $$env"; \
+	done; done; \
+	if [ -n "$$failed" ]; then echo "test-compat: failed:$$failed" >&2; exit 1; fi
+
+# A fresh "user" environment (Python 3.13, newest JupyterLab, Notebook, numpy 2) gets the project
+# the documented way (pip install <repo>), keeps everything it had, and runs a notebook with
+# --simulate; the simulator is set up in a temporary cache (no OT2_SIM_PYTHON here).
+test-user-env: $(VENV)/.installed-test
+	env -u OT2_SIM_PYTHON $(BIN)/python -m pytest -p no:cacheprovider -o addopts="-ra --strict-markers" -m user_env tests/test_user_env.py $(PYTEST_ARGS)
+	@echo "user environment timings (s):"; cat test-artifacts/user-env-timings.json
+
+# The benchmarks compare the simulator with opentrons in-process: they run in the simulator's
+# environment (with psutil added there).
+bench: install-sim
+	@$(call make_env,$(SIM_VENV),$(SIM_BASE_PYTHON),psutil)
+	$(SIM_VENV)/bin/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .venv-3.* build *.egg-info .pytest_cache test-artifacts
+	rm -rf $(VENV) $(SIM_VENV) .venv-3.* .venv-sim-* .venv-run build *.egg-info .pytest_cache test-artifacts

@@ -5,17 +5,22 @@
 #   2. a "server" virtual environment gets the Python of binder/runtime.txt and the newest
 #      JupyterLab, notebook and ipywidgets, as Binder's image has;
 #   3. binder/postBuild runs with that environment first on PATH, with nothing else of this
-#      machine's Python set-up in its environment;
-#   4. through binder/start: the "python3" kernel must be postBuild's, for the command line
-#      and for a running JupyterLab (which must also serve the ipywidgets extension);
-#   5. every notebook is executed with that kernel (jupyter nbconvert --execute, as "Run All"),
-#      then checked against its saved outputs with nbval (run from a separate harness
-#      environment, so that the server's stays as Binder's).
+#      machine's Python set-up in its environment: the server's environment must then have
+#      ot2-notebook and pass `pip check`, and the simulator's own environment must be set up
+#      (in ~/.cache/ot2-notebook, by `ot2-sim setup`);
+#   4. through binder/start: the "python3" kernel is the server's own Python, for the command
+#      line and for a running JupyterLab (which must also serve the ipywidgets extension);
+#   5. every notebook is executed with the server's Python as its kernel and checked against
+#      its saved outputs with nbval, run from a separate harness environment with pinned
+#      versions (so that the server's stays as Binder's).
 #
 # Usage: binder/verify.sh            (PYTHON=/path/to/python3.11 to choose the interpreter,
 #                                     KEEP=1 to keep the temporary folder)
 # Needs: git, curl, network access to the package index. Takes a few minutes.
 set -euo pipefail
+
+# The nbval harness, pinned: releases this check is known to work with.
+HARNESS_PACKAGES=("pytest==9.2.0" "nbval==0.11.0" "jupyter_client==8.10.0" "nbformat==5.11.1")
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 WANT="$(sed -n 's/^python-\([0-9]*\.[0-9]*\).*/\1/p' "${REPO}/binder/runtime.txt")"
@@ -67,20 +72,34 @@ step "server environment: Python ${HAVE}, JupyterLab ${LAB_VERSION}"
 # 3. postBuild, from the repository root as repo2docker runs it.
 (cd "${HOME_DIR}" && "${binder_env[@]}" ./binder/postBuild > "${WORK}/postBuild.log" 2>&1) \
   || { tail -n 40 "${WORK}/postBuild.log" >&2; fail "binder/postBuild (log above)"; }
-KERNEL_PYTHON="${HOME_DIR}/.ot2-kernel/bin/python"
-[ -x "${KERNEL_PYTHON}" ] || fail "postBuild made no kernel environment at ${KERNEL_PYTHON}"
-KERNEL_VERSIONS="$("${KERNEL_PYTHON}" -c 'import importlib.metadata as m; print(", ".join(f"{p} {m.version(p)}" for p in ("ot2-notebook", "opentrons", "ipykernel", "ipywidgets", "pandas")))')"
+SERVER_PYTHON="${SERVER}/bin/python"
+"${binder_env[@]}" python -m pip check > "${WORK}/pip-check.log" 2>&1 \
+  || { cat "${WORK}/pip-check.log" >&2; fail "pip check in the server's environment after postBuild"; }
+"${binder_env[@]}" python -c 'import importlib.util as u, sys; sys.exit(u.find_spec("opentrons") is not None)' \
+  || fail "opentrons was installed into the server's environment"
+SIM_ENV="${HOME_DIR}/.cache/ot2-notebook/sim-env"
+[ -f "${SIM_ENV}/ot2-notebook-sim.json" ] || fail "postBuild set up no simulator environment in ${SIM_ENV}"
+SERVER_VERSIONS="$("${SERVER_PYTHON}" -c 'import importlib.metadata as m; print(", ".join(f"{p} {m.version(p)}" for p in ("ot2-notebook", "jupyterlab", "ipykernel", "ipywidgets", "numpy", "pandas")))')"
+SIM_VERSIONS="$("${SIM_ENV}/bin/python" -c 'import importlib.metadata as m, sys; print(f"Python {sys.version.split()[0]}, " + ", ".join(f"{p} {m.version(p)}" for p in ("opentrons", "fastapi", "numpy")))')"
 step "binder/postBuild"
-echo "verify:   kernel environment: ${KERNEL_VERSIONS}"
+echo "verify:   server (kernel) environment: ${SERVER_VERSIONS}"
+echo "verify:   simulator environment: ${SIM_VERSIONS}"
 
 # 4. The kernel the server starts, through binder/start (as Binder starts everything).
 run() { (cd "${HOME_DIR}" && "${binder_env[@]}" ./binder/start "$@"); }
-SPEC_PYTHON="$(run jupyter kernelspec list --json | "${SERVER}/bin/python" -c \
+run ot2-sim where > "${WORK}/where.txt" || { cat "${WORK}/where.txt" >&2; fail "ot2-sim where"; }
+grep -q "simulator: ${SIM_ENV}/bin/python -m ot2_notebook.simulator" "${WORK}/where.txt" \
+  || { cat "${WORK}/where.txt" >&2; fail "the notebooks would not use postBuild's simulator environment"; }
+grep -q "not set up yet" "${WORK}/where.txt" && fail "the simulator environment is not ready"
+SPEC_PYTHON="$(run jupyter kernelspec list --json | "${SERVER_PYTHON}" -c \
   'import json, sys; print(json.load(sys.stdin)["kernelspecs"]["python3"]["spec"]["argv"][0])')"
-[ "${SPEC_PYTHON}" = "${KERNEL_PYTHON}" ] \
-  || fail "kernel python3 runs ${SPEC_PYTHON}, not postBuild's ${KERNEL_PYTHON}"
+# "python" in a kernel spec means the server's own interpreter (jupyter_client runs sys.executable)
+case "${SPEC_PYTHON}" in
+  python|python3|"${SERVER_PYTHON}"|"${SERVER}/bin/python3") ;;
+  *) fail "kernel python3 runs ${SPEC_PYTHON}, not the server's ${SERVER_PYTHON}" ;;
+esac
 
-PORT="$("${SERVER}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+PORT="$("${SERVER_PYTHON}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 TOKEN="verify-$$"
 LAB_ARGS=(--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port="${PORT}"
   --IdentityProvider.token="${TOKEN}")
@@ -96,12 +115,13 @@ for _ in $(seq 1 120); do
 done
 curl -fsS -H "Authorization: token ${TOKEN}" "${URL}/api/kernelspecs" > "${WORK}/kernelspecs.json" \
   || { cat "${WORK}/lab.log" >&2; fail "JupyterLab did not answer on ${URL}"; }
-"${SERVER}/bin/python" - "${WORK}/kernelspecs.json" "${KERNEL_PYTHON}" <<'PY' || fail "JupyterLab's kernels"
+"${SERVER_PYTHON}" - "${WORK}/kernelspecs.json" "${SERVER_PYTHON}" <<'PY' || fail "JupyterLab's kernels"
 import json, sys
 specs = json.load(open(sys.argv[1]))
 argv0 = specs["kernelspecs"]["python3"]["spec"]["argv"][0]
 assert specs["default"] == "python3", f"default kernel {specs['default']!r}"
-assert argv0 == sys.argv[2], f"JupyterLab's python3 kernel runs {argv0}"
+assert argv0 in ("python", "python3", sys.argv[2]), f"JupyterLab's python3 kernel runs {argv0}"
+assert set(specs["kernelspecs"]) == {"python3"}, f"other kernels registered: {sorted(specs['kernelspecs'])}"
 PY
 # The page a Binder link opens (labpath=notebooks/...): its configuration lists the front-end
 # extensions the browser loads, which must include ipywidgets' (or the panels do not render).
@@ -110,30 +130,24 @@ curl -fsS -H "Authorization: token ${TOKEN}" "${URL}/lab/tree/notebooks/01_getti
 grep -q '@jupyter-widgets/jupyterlab-manager' "${WORK}/lab.html" \
   || fail "JupyterLab does not load the ipywidgets extension (the panels would not render)"
 kill "${SERVER_PID}"; wait "${SERVER_PID}" 2>/dev/null || true; SERVER_PID=""
-step "kernel python3 is postBuild's; JupyterLab serves it and ipywidgets"
+step "kernel python3 is the server's; JupyterLab serves it and ipywidgets"
 
-# 5a. Every notebook, top to bottom, with that kernel: what "Run All" does on Binder.
-for notebook in "${HOME_DIR}"/notebooks/[0-9]*.ipynb; do
-  name="$(basename "${notebook}")"
-  t0=$(date +%s)
-  run jupyter nbconvert --to notebook --execute --ExecutePreprocessor.kernel_name=python3 \
-    --ExecutePreprocessor.timeout=600 --output-dir "${WORK}/executed" "notebooks/${name}" \
-    > "${WORK}/nbconvert-${name}.log" 2>&1 \
-    || { tail -n 60 "${WORK}/nbconvert-${name}.log" >&2; fail "executing ${name}"; }
-  printf 'verify:   executed %-46s %4d s\n' "${name}" $(( $(date +%s) - t0 ))
-done
-step "every notebook executed with the Binder kernel"
-
-# 5b. The same notebooks under nbval, with the same kernel: outputs as saved.
+# 5. Every notebook, top to bottom in one kernel (what "Run All" does on Binder), under nbval:
+# outputs as saved. nbval runs from a harness environment with pinned versions; its kernel is
+# the server's Python, through a kernel spec of its own (a spec whose argv[0] is "python", as
+# ipykernel's own, would run the harness's interpreter). `-o addopts=`: the project's pytest
+# options say --nbval-current-env (the harness's interpreter as the kernel: "No module named
+# 'ot2_notebook'", reported as "Missing output fields from running code").
 HARNESS="${WORK}/harness"
 "${PYTHON}" -m venv "${HARNESS}"
-"${binder_env[@]}" "${HARNESS}/bin/python" -m pip install --quiet pytest nbval
-step "nbval harness environment"
-# The harness is a virtualenv with a python3 kernel of its own: prefer the user's kernels
-# (postBuild's) over it.
-(cd "${HOME_DIR}" && "${binder_env[@]}" JUPYTER_PREFER_ENV_PATH=0 ./binder/start \
-  "${HARNESS}/bin/python" -m pytest notebooks -q -p no:cacheprovider --nbval \
-  --nbval-kernel-name python3 --nbval-sanitize-with notebooks/nbval_sanitize.cfg) \
+"${binder_env[@]}" "${HARNESS}/bin/python" -m pip install --quiet "${HARNESS_PACKAGES[@]}"
+mkdir -p "${WORK}/harness-jupyter/kernels/binder-server"
+printf '{"argv": ["%s", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "Binder server", "language": "python"}\n' \
+  "${SERVER_PYTHON}" > "${WORK}/harness-jupyter/kernels/binder-server/kernel.json"
+step "nbval harness environment ($("${HARNESS}/bin/python" -m pip list --format=freeze 2>/dev/null | grep -iE '^(pytest|nbval|jupyter.client)==' | tr '\n' ' '))"
+(cd "${HOME_DIR}" && "${binder_env[@]}" JUPYTER_PATH="${WORK}/harness-jupyter" ./binder/start \
+  "${HARNESS}/bin/python" -m pytest notebooks -q -p no:cacheprovider -o addopts= --nbval \
+  --nbval-kernel-name binder-server --nbval-sanitize-with notebooks/nbval_sanitize.cfg) \
   > "${WORK}/nbval.log" 2>&1 || { tail -n 80 "${WORK}/nbval.log" >&2; fail "nbval"; }
 tail -n 1 "${WORK}/nbval.log" | sed 's/^/verify:   nbval: /'
 step "nbval with the Binder kernel"

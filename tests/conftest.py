@@ -7,10 +7,19 @@
   events, ``speed``...), stopped when the test ends.
 * ``api``: a ``requests`` session for ``sim`` that sends ``Opentrons-Version: 2`` and
   prefixes the base URL, for tests of the wire protocol itself.
+
+Which simulator: the tests run in the kernel's environment (no opentrons) and start every
+simulator from the simulator's own environment, as notebooks do: ``OT2_SIM_PYTHON``
+(``make`` exports ``.venv-sim``'s), else this environment if it has the server, else the
+repository's ``.venv-sim``. They never set one up in the user's cache: with none of these,
+the run stops at once and says so. ``sim_command()`` is the argv that runs the simulator's
+command line (``python -m ot2_notebook.simulator``'s equivalent) for tests of the command.
+The ``user_env`` test (``make test-user-env``) is deselected unless ``-m`` names it.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +29,11 @@ import pytest
 import requests
 
 from ot2_notebook.client import RobotClient
-from ot2_notebook.simulator import SimulatorHandle, start
+from ot2_notebook.simulator import SimulatorHandle, find_simulator, start
+from ot2_notebook.simulator.environment import ENV_COMMAND, ENV_PYTHON, can_run_server
+
+ROOT = Path(__file__).resolve().parents[1]
+REPO_SIM_PYTHON = ROOT / ".venv-sim" / "bin" / "python"
 
 EXAMPLES = PROTOCOLS = Path(__file__).resolve().parent / "protocols"
 DILUTION = PROTOCOLS / "serial_dilution.py"
@@ -91,6 +104,37 @@ class Api(requests.Session):
             self.delete(f"/sessions/{session['id']}")
         for protocol in self.get("/protocols").json()["data"]:
             self.delete(f"/protocols/{protocol['id']}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Pin the simulator the tests start (see the module doc), for this process and for the
+    kernels and subprocesses it starts (they inherit the environment variable)."""
+    if os.environ.get(ENV_PYTHON) or os.environ.get(ENV_COMMAND) or can_run_server():
+        return
+    if REPO_SIM_PYTHON.exists():
+        os.environ[ENV_PYTHON] = str(REPO_SIM_PYTHON)
+        return
+    raise pytest.UsageError(
+        f"The tests need the simulator's environment: run them with `make test` (it builds "
+        f"{REPO_SIM_PYTHON.parent.parent}), or set {ENV_PYTHON} to a python that has "
+        "'ot2-notebook[sim]'. They never set one up in your cache folder."
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``user_env`` tests build a whole Jupyter environment: only when ``-m`` names them."""
+    if "user_env" in (config.option.markexpr or ""):
+        return
+    keep = [item for item in items if item.get_closest_marker("user_env") is None]
+    dropped = [item for item in items if item.get_closest_marker("user_env") is not None]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def sim_command() -> list[str]:
+    """The argv that runs the simulator's command line, from the simulator's environment."""
+    return list(find_simulator().command)
 
 
 def _file(item: str | Path) -> tuple[str, bytes]:

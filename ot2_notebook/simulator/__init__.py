@@ -2,53 +2,94 @@
 feed, backed by the real ``opentrons`` OT-2 simulation.
 
 ``start()`` runs it as a child process for notebooks and tests; ``ot2-sim`` (or
-``python -m ot2_notebook.simulator``) runs it in the foreground. Importing this package
-is cheap: the server and its dependencies load only in the child process.
+``python -m ot2_notebook.simulator``) runs it in the foreground. The server runs from an
+environment of its own (opentrons 8 pins numpy<2 and jsonschema<4.18, which a current
+Jupyter cannot use): ``find_simulator()`` says which one ``start()`` would use and why,
+``setup_simulator()`` sets one up in the user's cache folder now (``ot2-sim setup``).
+Importing this package is cheap: the server and its dependencies load only in the child
+process.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
+    from ot2_notebook.simulator.environment import (
+        SimulatorChoice,
+        SimulatorError,
+        SimulatorSetupError,
+    )
     from ot2_notebook.simulator.launcher import SimulatorHandle
 
-__all__ = ["SimulatorHandle", "start"]
+__all__ = [
+    "SimulatorChoice",
+    "SimulatorError",
+    "SimulatorHandle",
+    "SimulatorSetupError",
+    "find_simulator",
+    "setup_simulator",
+    "start",
+]
 
 
 def start(
     port: int = 0,
     *,
     python: str | None = None,
-    command: str | None = None,
+    command: str | Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> SimulatorHandle:
     """Start a simulated robot in a child process on 127.0.0.1 and wait until it answers.
 
-    ``port=0`` picks a free port. Options mirror the ``ot2-sim`` command line:
-    ``host``, ``max_protocols`` (1, as the robot), ``analysis_timeout`` (s), ``speed``,
-    ``max_api_level`` (e.g. ``"2.11"``, the limit of robot software 4.7),
-    ``protocol_sessions`` (the feature flag, on), ``session_events`` (publish the
-    ``session_events`` topic, on; off imitates a real 4.x robot), ``data_dir``,
-    ``allow_hosts`` (names served besides this machine's loopback names, as
-    ``--allow-host``), ``startup_timeout`` (s), ``robot_software`` (4, or 8: the
-    ``/protocols`` + ``/runs`` API of robot-server 8), ``mqtt_broker`` (software 8:
-    ``"auto"``, ``"none"`` or ``"HOST:PORT"``). Returns a handle with ``.url`` and
-    ``.stop()``; it is also a context manager.
+    ``port=0`` picks a free port. Which simulator runs: ``python`` (an interpreter whose
+    environment has ``ot2-notebook[sim]``) or ``command`` (an argv, or a shell-quoted
+    string, that runs ``python -m ot2_notebook.simulator``'s equivalent, e.g. a pipx
+    ``ot2-sim``); without either, as :func:`find_simulator` finds it, setting the cache
+    environment up the first time (its steps go to ``progress``, by default printed).
 
-    ``python`` (the interpreter of an environment with the simulator), ``command`` (an argv
-    string that runs it) and ``progress`` (called with one-line messages while an
-    environment is set up) are accepted and not used yet: the simulator's own environment
-    comes with issue 12's environment work.
+    Options mirror the ``ot2-sim`` command line: ``host``, ``max_protocols`` (1, as the
+    robot), ``analysis_timeout`` (s), ``speed``, ``max_api_level`` (e.g. ``"2.11"``, the
+    limit of robot software 4.7), ``protocol_sessions`` (the feature flag, on),
+    ``session_events`` (publish the ``session_events`` topic, on; off imitates a real 4.x
+    robot), ``data_dir``, ``allow_hosts`` (names served besides this machine's loopback
+    names, as ``--allow-host``), ``robot_software`` (4, or 8: the ``/protocols`` + ``/runs``
+    API of robot-server 8), ``mqtt_broker`` (software 8: ``"auto"``, ``"none"`` or
+    ``"HOST:PORT"``), ``startup_timeout`` (s). Returns a handle with ``.url`` and
+    ``.stop()``; it is also a context manager.
     """
     from ot2_notebook.simulator.launcher import start as _start
 
-    del python, command, progress  # accepted for the magics' sake; see the docstring
+    return _start(port=port, python=python, command=command, progress=progress, **options)
 
-    return _start(port=port, **options)
+
+def find_simulator(
+    *, python: str | None = None, command: str | Sequence[str] | None = None
+) -> SimulatorChoice:
+    """Which simulator :func:`start` would launch and why (sets nothing up). In order:
+    ``python``/``command``; ``OT2_SIM_PYTHON``/``OT2_SIM_COMMAND``; an ``ot2-sim`` on PATH
+    of this version; this environment if it can run the server; the cache environment
+    (``.ready`` is false until it is set up)."""
+    from ot2_notebook.simulator.environment import find_simulator as _find
+
+    return _find(python=python, command=command)
+
+
+def setup_simulator(
+    *,
+    force: bool = False,
+    python: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Set up the simulator's own environment in the user's cache folder now (once; again
+    when this package changes, or with ``force``); returns its interpreter. ``python``:
+    the Python 3.10-3.12 to build it on."""
+    from ot2_notebook.simulator.environment import setup_simulator as _setup
+
+    return _setup(force=force, python=python, progress=progress)
 
 
 def __getattr__(name: str) -> Any:
@@ -56,4 +97,8 @@ def __getattr__(name: str) -> Any:
         from ot2_notebook.simulator.launcher import SimulatorHandle
 
         return SimulatorHandle
+    if name in ("SimulatorChoice", "SimulatorError", "SimulatorSetupError"):
+        from ot2_notebook.simulator import environment
+
+        return getattr(environment, name)
     raise AttributeError(name)

@@ -1,6 +1,9 @@
 """Run the simulated robot as a child process: for notebooks (``%ot2_connect --simulate``)
 and tests.
 
+The server runs from the simulator's own environment (``environment.py`` finds it, or sets
+it up once), so this module imports nothing of the server: only the standard library,
+``requests`` (to wait until it answers) and the stdlib-only ``sockets`` and ``environment``.
 The parent binds the listening socket itself (so the port is known, and port 0 works
 without races) and passes it to the child; the child also holds the read end of a pipe
 whose write end only the parent has, so it shuts down when the parent dies, even by
@@ -15,32 +18,38 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from ot2_notebook.simulator.cli import bind
+from ot2_notebook.simulator.environment import SimulatorChoice, SimulatorError, resolve_simulator
+from ot2_notebook.simulator.sockets import bind
+
+__all__ = ["SimulatorError", "SimulatorHandle", "start"]
 
 _running: weakref.WeakSet[SimulatorHandle] = weakref.WeakSet()
-
-
-class SimulatorError(RuntimeError):
-    """The simulated robot could not be started."""
 
 
 class SimulatorHandle:
     """A running simulated robot. ``url`` is its base URL; ``stop()`` ends it."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], url: str, log_path: Path, parent_pipe: int
+        self,
+        process: subprocess.Popen[bytes],
+        url: str,
+        log_path: Path,
+        parent_pipe: int,
+        simulator: SimulatorChoice | None = None,
     ) -> None:
         self.process = process
+        #: Which simulator runs (its command, and why it was chosen).
+        self.simulator = simulator
         self.url = url
         self.port = int(url.rsplit(":", 1)[1])
         self.log_path = log_path
@@ -138,9 +147,13 @@ def start(
     *,
     host: str = "127.0.0.1",
     startup_timeout: float = 120.0,
+    python: str | None = None,
+    command: str | Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
     **options: Any,
 ) -> SimulatorHandle:
     args = _arguments(options)
+    choice = resolve_simulator(python=python, command=command, progress=progress)
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -153,10 +166,8 @@ def start(
     url = f"http://{shown}:{bound_port}"
     read_end, write_end = os.pipe()
     log_file = tempfile.NamedTemporaryFile(prefix="ot2-sim-", suffix=".log", delete=False)
-    command = [
-        sys.executable,
-        "-m",
-        "ot2_notebook.simulator",
+    argv = [
+        *choice.command,
         "--host",
         host,
         "--fd",
@@ -167,18 +178,23 @@ def start(
     ]
     try:
         process = subprocess.Popen(
-            command,
+            argv,
             pass_fds=(sock.fileno(), read_end),
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    except OSError as exc:
+        os.close(write_end)
+        raise SimulatorError(
+            f"Could not run the simulated robot ({exc.strerror or exc}).\n{choice.describe()}"
+        ) from exc
     finally:
         sock.close()
         os.close(read_end)
         log_file.close()
-    handle = SimulatorHandle(process, url, Path(log_file.name), write_end)
+    handle = SimulatorHandle(process, url, Path(log_file.name), write_end, choice)
     _running.add(handle)
     try:
         _wait_until_ready(handle, startup_timeout)
@@ -204,7 +220,7 @@ def _wait_until_ready(handle: SimulatorHandle, timeout: float) -> None:
             if remaining <= 0:
                 raise SimulatorError(
                     f"The simulated robot did not answer within {timeout:g} s.\n"
-                    f"Its log ({handle.log_path}):\n{handle.log_tail()}"
+                    f"Its log ({handle.log_path}):\n{handle.log_tail()}\n{_which(handle)}"
                 )
             try:  # wait for the process to exit, or for the next attempt
                 code = handle.process.wait(timeout=min(0.05, remaining))
@@ -212,8 +228,12 @@ def _wait_until_ready(handle: SimulatorHandle, timeout: float) -> None:
                 continue
             raise SimulatorError(
                 f"The simulated robot exited during start-up (exit code {code}).\n"
-                f"Its log ({handle.log_path}):\n{handle.log_tail()}"
+                f"Its log ({handle.log_path}):\n{handle.log_tail()}\n{_which(handle)}"
             )
+
+
+def _which(handle: SimulatorHandle) -> str:
+    return handle.simulator.describe() if handle.simulator is not None else ""
 
 
 @atexit.register

@@ -1,9 +1,12 @@
-"""A real JupyterLab server for browser tests: started on a free loopback port with a token,
-isolated from the user's Jupyter configuration, stopped with every process it started.
+"""A real Jupyter server for browser tests, with either front end: JupyterLab 4
+(``frontend="lab"``) or Notebook 7 (``frontend="notebook"``, its own URLs: ``/tree``,
+``/notebooks/PATH``). Started on a free loopback port with a token, isolated from the user's
+Jupyter configuration, stopped with every process it started.
 
 Why each choice:
 
-* ``sys.executable -m jupyterlab``: the server runs in the test's environment, and
+* ``sys.executable -m jupyterlab`` (or ``-m notebook``): the server runs in the test's
+  environment (the newest JupyterLab and Notebook: the kernel side has no opentrons pins), and
   jupyter_client starts the ``python3`` kernel with that same interpreter (a kernelspec
   whose ``argv[0]`` is ``python`` means "the server's own Python"), so the notebook imports
   the ``ot2_notebook`` under test.
@@ -11,13 +14,13 @@ Why each choice:
   JupyterLab settings and workspaces folders: a user's kernelspecs, saved layouts or
   settings cannot change what the test sees. The announcements plugin (a "receive news?"
   toast that covers part of the page) is disabled there.
-* ``--allow-root`` (CI runs as root), ``--LabApp.extension_manager=readonly`` (the PyPI
-  extension manager fails to start with the httpx installed here), and
-  ``--LabApp.expose_app_in_browser`` (``window.jupyterapp``: the tests open and run cells
-  through JupyterLab's own commands, as JupyterLab's Galata test framework does).
+* ``--allow-root`` (CI runs as root) and ``expose_app_in_browser`` (``window.jupyterapp``,
+  in both front ends: the tests open and run cells through the front end's own commands, as
+  JupyterLab's Galata test framework does).
+* The simulator comes from ``OT2_SIM_PYTHON`` (inherited from the test run, see
+  ``tests/conftest.py``), as in any notebook.
 * A port picked free just before the start with ``port_retries=0``: a server that lost the
-  race for it exits at once and is started again on another port (jupyter_server 2.10
-  reports ``port=0`` as 0, so the port cannot be left to it).
+  race for it exits at once and is started again on another port.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any
 import psutil
 import requests
 
-__all__ = ["JupyterLab", "LabStartError", "running_lab"]
+__all__ = ["FRONTENDS", "JupyterLab", "LabStartError", "running_lab"]
 
 # A "Would you like to receive official Jupyter news?" toast would cover the page.
 _PAGE_CONFIG = {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}
@@ -67,9 +70,16 @@ class JupyterLab:
     """A running JupyterLab server (see the module doc). Build it with :func:`running_lab`."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], port: int, token: str, root_dir: Path, log: Path
+        self,
+        process: subprocess.Popen[bytes],
+        port: int,
+        token: str,
+        root_dir: Path,
+        log: Path,
+        frontend: str = "lab",
     ) -> None:
         self.process = process
+        self.frontend = frontend
         self.port = port
         self.token = token
         self.root_dir = root_dir
@@ -82,8 +92,10 @@ class JupyterLab:
         return f"http://127.0.0.1:{self.port}"
 
     def lab_url(self, path: str) -> str:
-        """The URL that opens ``path`` (relative to the root dir) in JupyterLab."""
-        return f"{self.base_url}/lab/tree/{path}?token={self.token}"
+        """The URL that opens notebook ``path`` (relative to the root dir) in this front end:
+        ``/lab/tree/PATH`` in JupyterLab, ``/notebooks/PATH`` in Notebook 7."""
+        where = "notebooks" if self.frontend == "notebook" else "lab/tree"
+        return f"{self.base_url}/{where}/{path}?token={self.token}"
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """A request to the server's REST API (``/api/...``) with the token."""
@@ -203,29 +215,46 @@ def _environment(home: Path) -> dict[str, str]:
     return env
 
 
-def _command(port: int, token: str, root_dir: Path) -> list[str]:
+FRONTENDS = ("lab", "notebook")
+
+
+def _command(port: int, token: str, root_dir: Path, frontend: str) -> list[str]:
+    if frontend == "lab":
+        app = [
+            "jupyterlab",
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
+    elif frontend == "notebook":
+        app = ["notebook", "--JupyterNotebookApp.expose_app_in_browser=True"]
+    else:
+        raise ValueError(f"frontend must be one of {FRONTENDS}, not {frontend!r}")
     return [
         sys.executable,
         "-m",
-        "jupyterlab",
+        *app,
         "--no-browser",
         "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.port={port}",
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root_dir}",
-        "--LabApp.extension_manager=readonly",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
     ]
 
 
 @contextmanager
 def running_lab(
-    root_dir: Path, home: Path, log: Path, *, startup_timeout: float = 90.0, attempts: int = 3
+    root_dir: Path,
+    home: Path,
+    log: Path,
+    *,
+    frontend: str = "lab",
+    startup_timeout: float = 90.0,
+    attempts: int = 3,
 ) -> Iterator[JupyterLab]:
-    """Start JupyterLab serving ``root_dir``; stop it (and all it started) on exit.
+    """Start JupyterLab (or Notebook 7: ``frontend="notebook"``) serving ``root_dir``; stop
+    it (and all it started) on exit.
 
     ``home`` holds its private Jupyter folders; its output goes to ``log``.
     """
@@ -235,10 +264,10 @@ def running_lab(
     for attempt in range(1, attempts + 1):
         port, token = free_port(), secrets.token_hex(16)
         with log.open("ab") as out:
-            out.write(f"--- starting JupyterLab on port {port} (attempt {attempt})\n".encode())
+            out.write(f"--- starting {frontend} on port {port} (attempt {attempt})\n".encode())
             out.flush()
             process = subprocess.Popen(
-                _command(port, token, root_dir),
+                _command(port, token, root_dir, frontend),
                 cwd=root_dir,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -246,7 +275,7 @@ def running_lab(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        lab = JupyterLab(process, port, token, root_dir, log)
+        lab = JupyterLab(process, port, token, root_dir, log, frontend)
         try:
             lab.wait_ready(startup_timeout)
             break

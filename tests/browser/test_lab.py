@@ -1,5 +1,5 @@
-"""A tutorial notebook run in a real JupyterLab in headless Chromium: the panels as users see
-them.
+"""A tutorial notebook run in a real JupyterLab 4 and a real Notebook 7 (the newest of each),
+in headless Chromium: the panels as users see them.
 
 What only a browser shows: that the panels render at all (ipywidgets' front end, the
 JupyterLab and ipywidgets releases installed, the panels' CSS), that the run panel keeps
@@ -13,7 +13,7 @@ pauses itself (``ctx.pause``); the test clicks Resume, watches the progress adva
 no cell runs, clicks Pause, checks the robot over its HTTP API (at the URL the notebook's
 ``%ot2_connect`` printed), clicks Resume and waits for the end. Screenshots of both panels
 go to ``test-artifacts/`` (``equipment-panel.png``, ``run-panel.png``, and
-``run-panel-paused.png``).
+``run-panel-paused.png``; ``notebook7-*.png`` from Notebook 7).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from ot2_notebook.client import RobotClient
-from tests.browser.lab import JupyterLab, running_lab
+from tests.browser.lab import FRONTENDS, JupyterLab, running_lab
 from tests.browser.notebook import LabNotebook
 from tests.conftest import wait_until
 
@@ -65,16 +65,25 @@ def live_run_cell(path: Path) -> int:
     )
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[JupyterLab]:
-    """JupyterLab serving a temporary copy of ``notebooks/`` (the notebook's files beside it)."""
-    base = tmp_path_factory.mktemp("lab")
+@pytest.fixture(scope="module", params=FRONTENDS)
+def lab(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, artifacts: Path
+) -> Iterator[JupyterLab]:
+    """JupyterLab, or Notebook 7, serving a temporary copy of ``notebooks/`` (the notebook's
+    files beside it)."""
+    frontend = str(request.param)
+    base = tmp_path_factory.mktemp(frontend)
     root = base / "notebooks"
     shutil.copytree(NOTEBOOKS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    log = artifacts / "jupyterlab.log"
+    log = artifacts / ("jupyterlab.log" if frontend == "lab" else "notebook7.log")
     log.unlink(missing_ok=True)
-    with running_lab(root, base / "jupyter", log) as server:
+    with running_lab(root, base / "jupyter", log, frontend=frontend) as server:
         yield server
+
+
+def shot(lab: JupyterLab, name: str) -> str:
+    """The screenshot file name for this front end (Notebook 7's carry a prefix)."""
+    return name if lab.frontend == "lab" else f"notebook7-{name}"
 
 
 def robot_url(notebook: LabNotebook) -> str:
@@ -129,7 +138,8 @@ def wait_robot_leaves(robot: RobotClient, session_id: str, state: str) -> str:
 
 
 def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifacts: Path) -> None:
-    for stale in (*SCREENSHOTS, *artifacts.glob("failed-*")):  # from an earlier run
+    failed = [p.name for p in artifacts.glob("failed-*") if f"[{lab.frontend}]" in p.name]
+    for stale in (*(shot(lab, n) for n in SCREENSHOTS), *failed):  # from an earlier run
         (artifacts / stale).unlink(missing_ok=True)
     run_index = live_run_cell(lab.root_dir / NOTEBOOK)
     notebook = LabNotebook(page, NOTEBOOK)
@@ -160,7 +170,7 @@ def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifac
         expect(equipment).to_be_visible(timeout=UPDATE_TIMEOUT)
         expect(equipment.locator(".ot2-equipment-header")).to_contain_text("analysed")
         check_deck(equipment, robot, protocol_id)
-        equipment.screenshot(path=str(artifacts / "equipment-panel.png"))
+        equipment.screenshot(path=str(artifacts / shot(lab, "equipment-panel.png")))
 
         # The tutorial's protocol first pauses itself (ctx.pause: "put the plate in"): the
         # badge shows it, and Resume in the browser lets the run go on.
@@ -192,7 +202,7 @@ def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifac
         ), "the robot's session shows no protocol.pause command: the click did not send one"
         expect(panel.locator(".ot2-btn-pause")).to_be_disabled()
         expect(panel.locator(".ot2-btn-resume")).to_be_enabled()
-        panel.screenshot(path=str(artifacts / "run-panel-paused.png"))
+        panel.screenshot(path=str(artifacts / shot(lab, "run-panel-paused.png")))
 
         # Resume: the run goes on to its end, and the panel shows it.
         click(panel, "resume")
@@ -206,4 +216,4 @@ def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifac
         assert total, progress.inner_text()
         expect(progress).to_have_text(f"step {total.group(1)} of {total.group(1)}")
         expect(panel.locator(".ot2-btn-start")).to_be_enabled()
-        panel.screenshot(path=str(artifacts / "run-panel.png"))
+        panel.screenshot(path=str(artifacts / shot(lab, "run-panel.png")))
