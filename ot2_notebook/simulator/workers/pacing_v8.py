@@ -79,4 +79,4 @@ def _pace_waits(factor: float) -> None:
     async def wait_for_duration(self: Any, seconds: float) -> None:
         await original(self, seconds / factor)
 
-    RunControlHandler.wait_for_duration = wait_for_duration  # type: ignore[method-assign]
+    RunControlHandler.wait_for_duration = wait_for_duration  # type: ignore[method-assign,unused-ignore]  # checked without opentrons installed

@@ -471,7 +471,7 @@ def _parse_command(data: dict[str, Any]) -> Any:
     try:
         if hasattr(pydantic, "TypeAdapter"):
             return pydantic.TypeAdapter(pe_commands.CommandCreate).validate_python(body)
-        return pydantic.parse_obj_as(pe_commands.CommandCreate, body)  # type: ignore[arg-type]
+        return pydantic.parse_obj_as(pe_commands.CommandCreate, body)  # type: ignore[arg-type,unused-ignore]
     except pydantic.ValidationError as error:
         problems = [
             {
