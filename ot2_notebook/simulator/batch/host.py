@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ot2_notebook.simulator.batch.host")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--memory-limit-mb", type=int, default=2048)
-    parser.add_argument("--spares", type=int, default=1)
+    parser.add_argument("--spares", type=int, default=2)
     args = parser.parse_args(argv)
     conn = Connection(args.fd)
     # what a protocol writes to fd 1 or 2 must not reach the batch's terminal or protocol

@@ -42,7 +42,7 @@ class HostError(Exception):
 @dataclass(frozen=True)
 class HostSettings:
     memory_limit_mb: int = 2048
-    spares: int = 1
+    spares: int = 2
 
 
 class AnalysisHost:

@@ -35,8 +35,8 @@ class AnalysisOptions:
     max_api_level: tuple[int, int] | None = None
     #: Memory bound of each protocol's process, MB (as the simulator's workers).
     memory_limit_mb: int = 2048
-    #: Processes each host forks ahead of time.
-    spares: int = 1
+    #: Processes each host forks (and warms) ahead of time, as the simulator does.
+    spares: int = 2
 
 
 def analyse_bundle(bundle: Bundle, options: AnalysisOptions) -> dict[str, Any]:
