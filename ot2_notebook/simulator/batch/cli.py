@@ -16,6 +16,13 @@ from ot2_notebook.simulator.batch.executors import ExecutorSetupError
 from ot2_notebook.simulator.batch.progress import Bar, JsonLines, Lines, Progress, Silent
 
 
+def _api_level(text: str) -> tuple[int, int]:
+    major, dot, minor = text.partition(".")
+    if not (dot and major.isdigit() and minor.isdigit()):
+        raise argparse.ArgumentTypeError(f"must look like '2.11', not {text!r}")
+    return int(major), int(minor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ot2-sim analyse",
@@ -51,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-api-level",
+        type=_api_level,
         metavar="X.Y",
         default=None,
         help="refuse protocols above this API level, as a real robot does (4.7: 2.11)",
@@ -105,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=_progress(args.progress),
             pool=args.pool,
         )
-    except (DiscoveryError, ExecutorSetupError, ValueError) as exc:
+    except (DiscoveryError, ExecutorSetupError) as exc:
         print(f"ot2-sim analyse: {exc}", file=sys.stderr)
         return 2
     if args.json:

@@ -7,10 +7,10 @@ it) and ``time`` (s). A protocol whose analysis reported errors gets a ``<failur
 ``message`` is ``path:line: Type: description`` of the first error and whose text lists
 every error that way; the analysis machinery failing gets an ``<error>`` instead (nothing
 is known about the protocol). The testcase then also carries ``line`` (when the first
-error is in the protocol file itself), and ``<system-out>`` holds what the protocol
-printed. Counts (``tests``, ``failures``, ``errors``, ``skipped``) and ``time`` are on both
-suite elements, ``timestamp`` and ``hostname`` on the suite. Characters XML 1.0 cannot
-hold (control characters a protocol may print) are replaced.
+error is in the protocol file itself). ``<system-out>`` holds what a protocol printed,
+passing or not. Counts (``tests``, ``failures``, ``errors``, ``skipped``) and ``time``
+are on both suite elements, ``timestamp`` and ``hostname`` on the suite. Characters XML
+1.0 cannot hold (control characters a protocol may print) are replaced.
 """
 
 from __future__ import annotations
@@ -72,8 +72,14 @@ def _testcase(record: Mapping[str, Any]) -> ElementTree.Element:
             "time": f"{float(seconds):.3f}",
         },
     )
-    if record["ok"]:
-        return case
+    if not record["ok"]:
+        _add_problem(case, record, protocol)
+    if record.get("output"):
+        ElementTree.SubElement(case, "system-out").text = _text(record["output"])
+    return case
+
+
+def _add_problem(case: ElementTree.Element, record: Mapping[str, Any], protocol: str) -> None:
     errors = list(record.get("errors") or [])
     first = errors[0] if errors else {"type": "Unknown", "description": "no error reported"}
     tag = "error" if record.get("outcome") == "error" else "failure"
@@ -89,9 +95,6 @@ def _testcase(record: Mapping[str, Any]) -> ElementTree.Element:
     error = record.get("error") or {}
     if error.get("line") and error.get("file") == protocol:
         case.set("line", str(error["line"]))
-    if record.get("output"):
-        ElementTree.SubElement(case, "system-out").text = _text(record["output"])
-    return case
 
 
 def junit_xml(document: Mapping[str, Any]) -> str:
