@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
@@ -17,7 +19,7 @@ import pytest
 from ot2_notebook.simulator.batch import BatchResult, analyse, discover
 from ot2_notebook.simulator.batch.results import ERROR, ProtocolResult
 from ot2_notebook.simulator.batch.table import COLUMNS
-from tests.conftest import PROTOCOLS
+from tests.conftest import PROTOCOLS, wait_until
 
 HELPER_FAILS = """from plate_helpers import fill
 metadata = {"apiLevel": "2.13", "protocolName": "Helper fails"}
@@ -257,3 +259,41 @@ def test_command_refuses_what_it_cannot_run_with_exit_2(
     result = ot2_sim(*args, cwd=library)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_an_interrupted_command_stops_at_once_and_leaves_nothing_running(library: Path) -> None:
+    psutil = pytest.importorskip("psutil")
+    (library / "hangs").mkdir(exist_ok=True)
+    shutil.copy(PROTOCOLS / "loops_forever.py", library / "hangs" / "loops_forever.py")
+    command = [sys.executable, "-m", "ot2_notebook.simulator", "analyse", "hangs"]
+    process = subprocess.Popen(
+        [*command, "--progress", "json", "--analysis-timeout", "120"],
+        cwd=library,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert json.loads(process.stdout.readline())["event"] == "start"
+        # the protocol is under way once its host and worker exist (host, forkserver, worker)
+        wait_until(
+            lambda: len(psutil.Process(process.pid).children(recursive=True)) >= 3,
+            timeout=300,
+            message="the analysis never started",
+        )
+        started = psutil.Process(process.pid).children(recursive=True)
+        interrupted = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 130
+        assert time.monotonic() - interrupted < 30  # not the protocol's 120 s timeout
+        assert "interrupted" in (process.stderr.read() if process.stderr else "")
+        wait_until(
+            lambda: not any(p.is_running() and p.status() != "zombie" for p in started),
+            timeout=30,
+            message="a process of the batch outlived it",
+        )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

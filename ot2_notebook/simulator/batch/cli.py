@@ -2,7 +2,7 @@
 
 Exit status: 0 when every protocol passed, 1 when any failed (or its analysis could not
 run), 2 when the batch could not run at all (a path that does not exist, no protocols,
-an unreachable Dask scheduler, bad options).
+an unreachable Dask scheduler, bad options), 130 when interrupted (Ctrl-C, SIGINT).
 """
 
 from __future__ import annotations
@@ -116,6 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DiscoveryError, ExecutorSetupError) as exc:
         print(f"ot2-sim analyse: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("ot2-sim analyse: interrupted; no report written", file=sys.stderr)
+        return 130
     if args.json:
         result.write_json(args.json)
     if args.junit:

@@ -25,6 +25,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
+from ot2_notebook.simulator.batch.hosts import stop_hosts
+
 
 class ExecutorSetupError(RuntimeError):
     """The requested executor cannot be set up (Dask missing, scheduler unreachable...)."""
@@ -147,5 +149,9 @@ def executor_for(
         raise ExecutorSetupError(f"pool must be 'threads' or 'processes', not {pool!r}")
     try:
         yield own
-    finally:
-        own.shutdown(wait=True, cancel_futures=True)
+    except BaseException:  # interrupted: do not wait for the protocols under way
+        own.shutdown(wait=False, cancel_futures=True)
+        if pool == "threads":
+            stop_hosts()  # ends their analyses, so the pool's threads return at once
+        raise
+    own.shutdown(wait=True)
