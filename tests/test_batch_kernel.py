@@ -52,7 +52,7 @@ def test_the_interpreter_comes_from_ot2_sim_python(monkeypatch: pytest.MonkeyPat
 
 
 def test_a_batch_that_cannot_run_says_why(tmp_path: Path) -> None:
-    with pytest.raises(batch.BatchError, match="exited with code 2: .*does not exist"):
+    with pytest.raises(batch.BatchError, match=r"exited with code 2: .*does not exist"):
         batch.analyse([tmp_path / "missing"], python=sys.executable, progress=False)
 
 
