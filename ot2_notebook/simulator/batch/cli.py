@@ -77,7 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
         "on stdout (for programs)",
     )
     parser.add_argument(
-        "--pool", choices=["threads", "processes"], default="threads", help=argparse.SUPPRESS
+        "--pool",
+        choices=["threads", "processes"],
+        default="threads",
+        help="without --dask: threads (default) sharing one warm analysis host, or a pool of "
+        "processes with a host each; either way each protocol runs in a process of its own",
     )
     return parser
 

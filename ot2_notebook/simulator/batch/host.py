@@ -159,12 +159,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--memory-limit-mb", type=int, default=2048)
     parser.add_argument("--spares", type=int, default=2)
+    parser.add_argument("--warm-spares", action="store_true")
     args = parser.parse_args(argv)
     conn = Connection(args.fd)
     # what a protocol writes to fd 1 or 2 must not reach the batch's terminal or protocol
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
-    pool = WorkerPool(spares=args.spares, memory_limit_mb=args.memory_limit_mb)
+    pool = WorkerPool(
+        spares=args.spares, memory_limit_mb=args.memory_limit_mb, warm_spares=args.warm_spares
+    )
     workspace = Path(tempfile.mkdtemp(prefix="ot2-sim-batch-"))
     host = Host(conn, pool, workspace)
     try:

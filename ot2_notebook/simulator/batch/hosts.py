@@ -43,6 +43,7 @@ class HostError(Exception):
 class HostSettings:
     memory_limit_mb: int = 2048
     spares: int = 2
+    warm_spares: bool = False
 
 
 class AnalysisHost:
@@ -69,6 +70,7 @@ class AnalysisHost:
                     str(settings.memory_limit_mb),
                     "--spares",
                     str(settings.spares),
+                    *(["--warm-spares"] if settings.warm_spares else []),
                 ],
                 pass_fds=[theirs.fileno()],
                 stdin=subprocess.DEVNULL,

@@ -35,8 +35,11 @@ class AnalysisOptions:
     max_api_level: tuple[int, int] | None = None
     #: Memory bound of each protocol's process, MB (as the simulator's workers).
     memory_limit_mb: int = 2048
-    #: Processes each host forks (and warms) ahead of time, as the simulator does.
+    #: Processes each host forks ahead of time, as the simulator does ...
     spares: int = 2
+    #: ... without the simulator's warm-up run: in a batch every core is busy, and the
+    #: warm-up costs about twice the CPU it saves (benchmarks/README.md).
+    warm_spares: bool = False
 
 
 def analyse_bundle(bundle: Bundle, options: AnalysisOptions) -> dict[str, Any]:
@@ -44,7 +47,9 @@ def analyse_bundle(bundle: Bundle, options: AnalysisOptions) -> dict[str, Any]:
     started = time.perf_counter()
     worker = f"{socket.gethostname()}:{os.getpid()}"
     try:
-        host = shared_host(HostSettings(options.memory_limit_mb, options.spares))
+        host = shared_host(
+            HostSettings(options.memory_limit_mb, options.spares, options.warm_spares)
+        )
         outcome = host.analyse(
             bundle.protocol_file, bundle.files, options.timeout, options.max_api_level
         )
