@@ -180,7 +180,7 @@ def cold_batch(root: Path, jobs: int, env: dict[str, str]) -> float:
 
 
 def run(bench: Bench) -> None:
-    from ot2_notebook.simulator.batch import analyse
+    from ot2_notebook.simulator.batch import BatchResult, analyse
     from ot2_notebook.simulator.workers import compat
 
     compat.apply_all()  # the same opentrons shim the simulator's workers apply
@@ -190,34 +190,42 @@ def run(bench: Bench) -> None:
         protocols = protocols[::3]
         bench.note("--quick: the batch benchmark analyses every third protocol of the library")
     paths = [str(p.path) for p in protocols]
-    reps = bench.options.reps(1, 1)
+    reps = bench.options.reps(2, 1)
+    results: dict[str, BatchResult] = {}
 
     # warm every side once: opentrons in this process, the analysis host, the cluster
     simulate_one(protocols[0].path, False)
-    for jobs in (1, 2):
-        analyse(paths[:2], jobs=jobs, progress=False)
+    analyse(paths[:2], jobs=2, progress=False)
     import distributed
 
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     )
     client = distributed.Client(cluster)
+    runs: dict[str, dict[str, Any]] = {
+        "1": {"jobs": 1},
+        "2": {"jobs": 2},
+        "dask": {"executor": client},
+    }
+    times: dict[str, list[float]] = {"serial": [], "1": [], "2": [], "dask": []}
     try:
         analyse(paths[:4], executor=client, progress=False)
-        times: dict[str, list[float]] = {"serial": [], "1": [], "2": [], "dask": []}
-        for _rep in range(reps):
-            seconds, reference = serial(protocols)
-            times["serial"].append(seconds)
-            for label, kwargs in (
-                ("1", {"jobs": 1}),
-                ("2", {"jobs": 2}),
-                ("dask", {"executor": client}),
-            ):
-                result = analyse(paths, progress=False, **kwargs)  # type: ignore[arg-type]
-                problems = check_equal(protocols, reference, result)
+        for rep in range(reps):
+            # every other repetition in reverse order, so that load drifts hit all alike
+            order = ["serial", "2", "dask", "1"]
+            reference: dict[str, tuple[bool, Any]] = {}
+            for label in order if rep % 2 == 0 else order[::-1]:
+                if label == "serial":
+                    seconds, reference = serial(protocols)
+                    times["serial"].append(seconds)
+                    continue
+                result = analyse(paths, progress=False, **runs[label])
+                times[label].append(result.seconds)
+                results[label] = result
+            for label in runs:
+                problems = check_equal(protocols, reference, results[label])
                 if problems:
                     raise BenchmarkError(f"batch ({label}) differs: " + "; ".join(problems[:5]))
-                times[label].append(result.seconds)
     finally:
         client.close()
         cluster.close()
@@ -246,6 +254,13 @@ def run(bench: Bench) -> None:
             speedups=[round(s, 3) for s in speedups],
             results_equal=True,
         )
+    overheads = [(b - s) / count for s, b in zip(times["serial"], times["1"], strict=True)]
+    bench.record(
+        NAME,
+        "batch, 1 worker: time per protocol beyond serial simulate",
+        statistics.median(overheads) * 1000,
+        "ms",
+    )
     bench.note(f"batch results equal serial simulate for all {count} protocols in every run")
 
     if bench.options.quick:

@@ -16,7 +16,7 @@ import pytest
 
 from ot2_notebook.simulator.batch import BatchResult, analyse, discover
 from ot2_notebook.simulator.batch.discovery import read_bundle
-from tests.conftest import PROTOCOLS, Api
+from tests.conftest import PROTOCOLS, Api, wait_until
 from tests.support.json_protocol import write_json_protocol
 
 #: Protocols of tests/protocols whose analysis finishes quickly, passing and failing; their
@@ -208,3 +208,23 @@ def test_progress_callback_sees_every_protocol(quick_batch: BatchResult) -> None
     assert sorted(done for _, done, _ in seen) == [1, 2, 3]
     assert {total for *_, total in seen} == {3}
     assert {name for name, *_ in seen} == {r.protocol for r in quick_batch if Path(r.path) in paths}
+
+
+def test_a_host_ends_with_its_executor_worker_however_it_ends() -> None:
+    psutil = pytest.importorskip("psutil")
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        (result,) = analyse([PROTOCOLS / "serial_dilution.py"], pool, progress=False)
+        assert result.ok and result.worker is not None
+        worker = psutil.Process(int(result.worker.rsplit(":", 1)[1]))
+        # the host, its forkserver and spare workers: everything the executor worker started
+        started = worker.children(recursive=True)
+        assert any("ot2_notebook.simulator.batch.host" in p.cmdline() for p in started)
+        worker.kill()  # SIGKILL: no atexit, no finally; only the host's socket tells it
+        wait_until(
+            lambda: not any(p.is_running() and p.status() != "zombie" for p in started),
+            timeout=60,
+            message=lambda: f"still running: {[p.pid for p in started if p.is_running()]}",
+        )
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
