@@ -248,6 +248,7 @@ def test_command_exit_codes_and_reports(library: Path, tmp_path: Path) -> None:
         (["missing_folder"], "does not exist"),
         (["empty"], "No protocols found"),
         (["plates", "--dask", "local:0"], "worker count"),
+        (["plates", "--dask", "scheduler"], "Cannot reach the Dask scheduler at 'scheduler'"),
         (["plates", "--jobs", "0"], "--jobs must be at least 1"),
         (["plates", "--max-api-level", "two"], "must look like '2.11'"),
     ],
@@ -297,3 +298,29 @@ def test_an_interrupted_command_stops_at_once_and_leaves_nothing_running(library
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_without_opentrons_every_protocol_is_an_error_not_a_failure(tmp_path: Path) -> None:
+    """A CI job that forgot ``ot2-notebook[sim]``: the report must blame the environment."""
+    import venv
+
+    bare = tmp_path / "bare"
+    venv.create(bare, with_pip=False)  # the standard library only: no opentrons
+    repository = Path(__file__).resolve().parent.parent
+    junit = tmp_path / "junit.xml"
+    done = subprocess.run(
+        [str(bare / "bin" / "python"), "-m", "ot2_notebook.simulator", "analyse"]
+        + [str(PROTOCOLS / "moves.py"), str(PROTOCOLS / "raises.py"), "--junit", str(junit)],
+        env={"PYTHONPATH": str(repository), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "0 passed, 0 failed, 2 errors" in done.stdout
+    assert "No module named 'opentrons'" in done.stdout
+    root = ElementTree.parse(junit).getroot()
+    assert (root.get("failures"), root.get("errors")) == ("0", "2")
+    for error in root.iter("error"):
+        assert error.get("type") == "AnalysisHostError"
+        assert "is opentrons installed" in error.get("message", "")

@@ -66,16 +66,19 @@ def _import_distributed() -> Any:
 
 
 def parse_local(dask: str, jobs: int | None) -> int | None:
-    """``"local"`` -> jobs (or the CPU count), ``"local:3"`` -> 3; ``None`` if not local."""
-    name, _colon, count = dask.partition(":")
-    if name != "local" and not dask.startswith("local["):
-        return None
-    count = count or dask.removeprefix("local").strip("[]")
-    if not count:
+    """``"local"`` -> jobs (or the CPU count), ``"local:3"``/``"local[3]"`` -> 3; ``None``
+    when ``dask`` names a scheduler rather than a local cluster."""
+    if dask == "local":
         return jobs or default_jobs()
-    if not count.isdigit() or int(count) < 1:
-        raise ExecutorSetupError(f"--dask local:N needs a worker count N >= 1, not {dask!r}")
-    return int(count)
+    for prefix, suffix in (("local:", ""), ("local[", "]")):
+        if dask.startswith(prefix) and dask.endswith(suffix):
+            count = dask[len(prefix) : len(dask) - len(suffix)]
+            if not count.isdigit() or int(count) < 1:
+                raise ExecutorSetupError(
+                    f"--dask local:N needs a worker count N >= 1, not {dask!r}"
+                )
+            return int(count)
+    return None
 
 
 @contextmanager
@@ -96,12 +99,12 @@ def dask_executor(dask: str, jobs: int | None = None) -> Iterator[Executor]:
             client = distributed.Client(cluster)
         else:
             client = distributed.Client(dask, timeout="30s")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # unreachable; not an address ("missing port")
         if cluster is not None:
             cluster.close()
         raise ExecutorSetupError(
-            f"Cannot reach the Dask scheduler at {dask}: {exc}. Check the address "
-            "(tcp://host:8786) or use --dask local:N for a cluster on this machine."
+            f"Cannot reach the Dask scheduler at {dask!r}: {exc}. Give its address "
+            "(tcp://host:8786), or local:N for a cluster of N workers on this machine."
         ) from None
     try:
         yield client.get_executor(pure=False)

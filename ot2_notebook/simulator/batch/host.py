@@ -14,9 +14,12 @@ when that socket closes (its executor worker ended, however it ended) or on ``("
 It leads its own process group (started with a new session), so on its way out it takes
 the forkserver and any worker still running down with it.
 
+Before it says it is ready, the host has one worker report its opentrons version: an
+environment without opentrons gets one clear error instead of a crashed worker per protocol.
+
 Messages, plain picklable tuples. In: ``("analyse", id, protocol_file, files, timeout,
-max_api_level)``, ``("stop",)``. Out: ``("ready", info)`` once warm, then
-``("result", id, outcome)`` or ``("failed", id, text)`` per request.
+max_api_level)``, ``("stop",)``. Out: ``("ready", info)`` once warm (or ``("broken", why)``
+and exit), then ``("result", id, outcome)`` or ``("failed", id, text)`` per request.
 """
 
 from __future__ import annotations
@@ -31,22 +34,24 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from importlib import metadata
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from ot2_notebook.simulator.analysis import Analysis, Analyzer
-from ot2_notebook.simulator.workers.pool import WorkerPool
+from ot2_notebook.simulator.workers.pool import WorkerDied, WorkerPool, WorkerTimeout
 
 ANALYSE = "analyse"
 STOP = "stop"
 READY = "ready"
+BROKEN = "broken"
 RESULT = "result"
 FAILED = "failed"
 
 #: Requests analysed at once by one host; an executor worker has fewer threads than this.
 _MAX_CONCURRENT = 64
+#: How long the start-up check of a worker (it imports nothing new) may take.
+STARTUP_PROBE_TIMEOUT = 120.0
 
 
 def protocol_fields(analysis: Analysis) -> dict[str, Any]:
@@ -137,15 +142,7 @@ class Host:
 
 
 def _info() -> dict[str, Any]:
-    try:
-        opentrons = metadata.version("opentrons")
-    except metadata.PackageNotFoundError:
-        opentrons = None
-    return {
-        "pid": os.getpid(),
-        "opentrons": opentrons,
-        "python": ".".join(map(str, sys.version_info[:3])),
-    }
+    return {"pid": os.getpid(), "python": ".".join(map(str, sys.version_info[:3]))}
 
 
 def _end_group() -> None:
@@ -172,7 +169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     host = Host(conn, pool, workspace)
     try:
         pool.start(wait=True)  # the forkserver imports opentrons now, not at the first job
-        host.send((READY, _info()))
+        try:  # a worker that cannot simulate (no opentrons) must not fail every protocol
+            probe = Analyzer(pool, timeout=STARTUP_PROBE_TIMEOUT, concurrency=1).probe()
+        except (WorkerDied, WorkerTimeout) as exc:
+            host.send((BROKEN, f"its simulation workers cannot start: {exc}"))
+            return 3
+        host.send((READY, {**_info(), "opentrons": probe.get("opentrons_version")}))
         host.serve()
     finally:
         host.close()

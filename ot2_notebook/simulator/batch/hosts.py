@@ -39,6 +39,10 @@ class HostError(Exception):
     """The analysis host could not be started, died, or stopped answering."""
 
 
+class HostBroken(HostError):
+    """The host started but cannot simulate (no opentrons): trying again cannot help."""
+
+
 @dataclass(frozen=True)
 class HostSettings:
     memory_limit_mb: int = 2048
@@ -95,28 +99,35 @@ class AnalysisHost:
             text = self._stderr.read().decode("utf-8", "replace").strip()
         except (OSError, ValueError):
             return ""
-        lines = text.splitlines()[-15:]
-        return ("\n" + "\n".join(lines)) if lines else ""
+        lines = [line.strip() for line in text.splitlines()[-3:]]
+        return (": " + " / ".join(lines)) if lines else ""
 
     def _wait_ready(self) -> dict[str, Any]:
+        """The host's ``ready`` message, or ``HostError`` saying why it never came."""
+        problem = None
         try:
-            if not self.conn.poll(STARTUP_TIMEOUT):
-                raise HostError(f"the analysis host did not start within {STARTUP_TIMEOUT:g} s")
-            message = self.conn.recv()
+            if self.conn.poll(STARTUP_TIMEOUT):
+                message = self.conn.recv()
+                if message[0] == protocol.READY:
+                    return dict(message[1])
+                self.stop()
+                raise HostBroken(
+                    f"the analysis host cannot analyse: {message[1]} (is opentrons installed "
+                    f"for {sys.executable}?){self._stderr_tail()}"
+                )
+            else:
+                problem = f"the analysis host did not start within {STARTUP_TIMEOUT:g} s"
         except (EOFError, OSError):
-            self.process.wait(timeout=10)
-            self.stop()
-            raise HostError(
-                f"the analysis host exited with code {self.process.returncode} while starting "
-                f"(is opentrons installed in {sys.executable}?){self._stderr_tail()}"
-            ) from None
-        except HostError:
-            self.stop()
-            raise
-        if message[0] != protocol.READY:
-            self.stop()
-            raise HostError(f"the analysis host sent {message[0]!r} instead of being ready")
-        return dict(message[1])
+            try:
+                code = self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                code = None
+            problem = (
+                f"the analysis host exited with code {code} while starting (is opentrons "
+                f"installed for {sys.executable}?){self._stderr_tail()}"
+            )
+        self.stop()
+        raise HostError(problem)
 
     def _read(self) -> None:
         while True:
@@ -199,18 +210,26 @@ class AnalysisHost:
 
 
 _hosts: dict[HostSettings, AnalysisHost] = {}
+_broken: dict[HostSettings, HostBroken] = {}
 _hosts_lock = threading.Lock()
 
 
 def shared_host(settings: HostSettings) -> AnalysisHost:
-    """This process's host for ``settings``, started (or restarted) when needed."""
+    """This process's host for ``settings``, started (or restarted) when needed; a host that
+    cannot simulate is not started again (every protocol gets the same ``HostBroken``)."""
     with _hosts_lock:
+        if settings in _broken:
+            raise _broken[settings]
         found = _hosts.get(settings)
         if found is not None and found.alive:
             return found
         if found is not None:
             found.stop()
-        started = AnalysisHost(settings)
+        try:
+            started = AnalysisHost(settings)
+        except HostBroken as exc:
+            _broken[settings] = exc
+            raise
         _hosts[settings] = started
         return started
 
@@ -235,6 +254,7 @@ def _forget_inherited_hosts() -> None:
         except OSError:
             pass
     _hosts.clear()
+    _broken.clear()
 
 
 os.register_at_fork(after_in_child=_forget_inherited_hosts)
