@@ -309,8 +309,10 @@ def test_without_opentrons_every_protocol_is_an_error_not_a_failure(tmp_path: Pa
     repository = Path(__file__).resolve().parent.parent
     junit = tmp_path / "junit.xml"
     done = subprocess.run(
-        [str(bare / "bin" / "python"), "-m", "ot2_notebook.simulator", "analyse"]
-        + [str(PROTOCOLS / "moves.py"), str(PROTOCOLS / "raises.py"), "--junit", str(junit)],
+        [
+            *(str(bare / "bin" / "python"), "-m", "ot2_notebook.simulator", "analyse"),
+            *(str(PROTOCOLS / "moves.py"), str(PROTOCOLS / "raises.py"), "--junit", str(junit)),
+        ],
         env={"PYTHONPATH": str(repository), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
