@@ -13,8 +13,9 @@ order, ``--repeat`` times:
   the default executor (threads sharing this process's warm analysis host, one forked
   process per protocol); the host is started by a warm-up batch before timing;
 * **batch on a Dask LocalCluster** of 2 single-threaded worker processes, through
-  ``analyse(library, executor=client)``; the cluster is started and its workers' hosts
-  warmed by a first batch before timing.
+  ``analyse(library, executor=client)``; the cluster is started (for this measurement
+  only, so that it does not weigh on the others) and its workers' hosts warmed by a first
+  batch before timing.
 
 Every batch result must equal the serial run's: the same protocols pass, with as many
 steps as ``simulate()`` logs commands, and the failing ones fail with the same exception
@@ -130,6 +131,26 @@ def check_equal(
     return problems
 
 
+def dask_batch(paths: list[str]) -> Any:
+    """The batch on a fresh ``LocalCluster`` of 2 workers, timed once its hosts are warm.
+
+    The cluster lives only for this measurement: its scheduler's thread in this process
+    and its idle workers must not weigh on the serial and local measurements.
+    """
+    import distributed
+
+    from ot2_notebook.simulator.batch import analyse
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        analyse(paths[:4], executor=client, progress=False)  # starts both workers' hosts
+        return analyse(paths, executor=client, progress=False)
+
+
 # -- cold runs, each in a new process ----------------------------------------------------------
 
 _SERIAL_SCRIPT = """
@@ -193,42 +214,28 @@ def run(bench: Bench) -> None:
     reps = bench.options.reps(2, 1)
     results: dict[str, BatchResult] = {}
 
-    # warm every side once: opentrons in this process, the analysis host, the cluster
+    # warm both sides once: opentrons in this process, this process's analysis host
     simulate_one(protocols[0].path, False)
     analyse(paths[:2], jobs=2, progress=False)
-    import distributed
-
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    client = distributed.Client(cluster)
-    runs: dict[str, dict[str, Any]] = {
-        "1": {"jobs": 1},
-        "2": {"jobs": 2},
-        "dask": {"executor": client},
-    }
     times: dict[str, list[float]] = {"serial": [], "1": [], "2": [], "dask": []}
-    try:
-        analyse(paths[:4], executor=client, progress=False)
-        for rep in range(reps):
-            # every other repetition in reverse order, so that load drifts hit all alike
-            order = ["serial", "2", "dask", "1"]
-            reference: dict[str, tuple[bool, Any]] = {}
-            for label in order if rep % 2 == 0 else order[::-1]:
-                if label == "serial":
-                    seconds, reference = serial(protocols)
-                    times["serial"].append(seconds)
-                    continue
-                result = analyse(paths, progress=False, **runs[label])
-                times[label].append(result.seconds)
-                results[label] = result
-            for label in runs:
-                problems = check_equal(protocols, reference, results[label])
-                if problems:
-                    raise BenchmarkError(f"batch ({label}) differs: " + "; ".join(problems[:5]))
-    finally:
-        client.close()
-        cluster.close()
+    for rep in range(reps):
+        # every other repetition in reverse order, so that load drifts hit all alike
+        order = ["serial", "2", "1", "dask"]
+        reference: dict[str, tuple[bool, Any]] = {}
+        for label in order if rep % 2 == 0 else order[::-1]:
+            if label == "serial":
+                seconds, reference = serial(protocols)
+                times["serial"].append(seconds)
+            elif label == "dask":
+                results[label] = dask_batch(paths)
+                times[label].append(results[label].seconds)
+            else:
+                results[label] = analyse(paths, jobs=int(label), progress=False)
+                times[label].append(results[label].seconds)
+        for label, result in results.items():
+            problems = check_equal(protocols, reference, result)
+            if problems:
+                raise BenchmarkError(f"batch ({label}) differs: " + "; ".join(problems[:5]))
 
     count = len(protocols)
     serial_s = statistics.median(times["serial"])

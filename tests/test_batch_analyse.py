@@ -210,6 +210,13 @@ def test_progress_callback_sees_every_protocol(quick_batch: BatchResult) -> None
     assert {name for name, *_ in seen} == {r.protocol for r in quick_batch if Path(r.path) in paths}
 
 
+def command(process: Any) -> list[str]:
+    try:
+        return list(process.cmdline())
+    except Exception:  # psutil: it ended (or is a zombie) meanwhile
+        return []
+
+
 def test_a_host_ends_with_its_executor_worker_however_it_ends() -> None:
     psutil = pytest.importorskip("psutil")
     pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
@@ -219,7 +226,7 @@ def test_a_host_ends_with_its_executor_worker_however_it_ends() -> None:
         worker = psutil.Process(int(result.worker.rsplit(":", 1)[1]))
         # the host, its forkserver and spare workers: everything the executor worker started
         started = worker.children(recursive=True)
-        assert any("ot2_notebook.simulator.batch.host" in p.cmdline() for p in started)
+        assert any("batch.host import main" in " ".join(command(p)) for p in started)
         worker.kill()  # SIGKILL: no atexit, no finally; only the host's socket tells it
         wait_until(
             lambda: not any(p.is_running() and p.status() != "zombie" for p in started),

@@ -8,7 +8,8 @@ forkserver has imported opentrons once, and the ``Analyzer`` that ``POST /protoc
 so every protocol is analysed in a freshly forked process, with the same timeout, memory
 bound and error reports as an upload, and a batch result equals the upload's analysis.
 
-Run as ``python -m ot2_notebook.simulator.batch.host --fd N``: ``N`` is a connected socket
+Run as ``python -c "...host import main; main()" --fd N`` (``hosts.py``; ``python -m``
+works too, but makes every forked worker re-run this module): ``N`` is a connected socket
 (``multiprocessing.connection`` framing). The host answers requests concurrently and exits
 when that socket closes (its executor worker ended, however it ended) or on ``("stop",)``.
 It leads its own process group (started with a new session), so on its way out it takes
@@ -152,7 +153,9 @@ def _end_group() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ot2_notebook.simulator.batch.host")
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = argparse.ArgumentParser(prog="ot2_notebook.simulator.batch.host")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--memory-limit-mb", type=int, default=2048)
     parser.add_argument("--spares", type=int, default=2)

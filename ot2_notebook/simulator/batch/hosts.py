@@ -35,6 +35,12 @@ STARTUP_TIMEOUT = 180.0
 ANSWER_GRACE = 60.0
 
 
+#: How the host starts: with ``-c``, not ``-m``. multiprocessing re-runs a ``-m`` main
+#: module as ``__mp_main__`` in every process its forkserver forks (13 ms of CPU per
+#: protocol here); a ``-c`` main has nothing to re-run.
+_HOST_MAIN = "import sys; from ot2_notebook.simulator.batch.host import main; sys.exit(main())"
+
+
 class HostError(Exception):
     """The analysis host could not be started, died, or stopped answering."""
 
@@ -66,8 +72,8 @@ class AnalysisHost:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    "-m",
-                    "ot2_notebook.simulator.batch.host",
+                    "-c",
+                    _HOST_MAIN,
                     "--fd",
                     str(theirs.fileno()),
                     "--memory-limit-mb",

@@ -41,10 +41,18 @@ def analyse(
     (one per CPU) sharing one warm analysis host. ``timeout``: seconds per protocol before
     it counts as hung; ``max_api_level``: refuse newer protocols as a robot does (``"2.11"``
     for robot software 4.7); ``memory_limit_mb``: each protocol's memory bound;
-    ``progress``: see ``progress.py``. Raises ``DiscoveryError`` when a path does not exist
-    or holds no protocol, ``ExecutorSetupError`` when the executor cannot be set up; a
-    protocol that fails, hangs or crashes is a result, not an exception.
+    ``progress``: see ``progress.py``; ``pool``: the default executor, ``"threads"`` or
+    ``"processes"`` (a host per process). Raises ``DiscoveryError`` when a path does not
+    exist or holds no protocol, ``ExecutorSetupError`` when the executor cannot be set up,
+    ``ValueError`` for bad options; a protocol that fails, hangs or crashes is a result,
+    not an exception.
+
+    Each executor worker process starts its analysis host on first use (about 2 s: opentrons
+    is imported once) and keeps it warm for later batches; it ends with that process (in
+    this one: at exit, or ``ot2_notebook.simulator.batch.hosts.stop_hosts()``).
     """
+    if timeout <= 0:
+        raise ValueError(f"timeout must be greater than 0, not {timeout}")
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     options = AnalysisOptions(
