@@ -17,6 +17,10 @@ order, ``--repeat`` times:
   only, so that it does not weigh on the others) and its workers' hosts warmed by a first
   batch before timing.
 
+* **two serial simulate processes at once**, each taking half of the library, no batch
+  machinery at all: what two workers can give on this machine at that moment (less than 2x
+  when other work shares the cores), the ceiling to read the batch figures by.
+
 Every batch result must equal the serial run's: the same protocols pass, with as many
 steps as ``simulate()`` logs commands, and the failing ones fail with the same exception
 type. Speed-up = serial seconds / batch seconds of the same repetition (median over
@@ -151,6 +155,63 @@ def dask_batch(paths: list[str]) -> Any:
         return analyse(paths, executor=client, progress=False)
 
 
+# -- what two cores give right now -------------------------------------------------------------
+
+_HALF_SCRIPT = """
+import sys, time
+from pathlib import Path
+from benchmarks.batch import serial, simulate_one
+from benchmarks.corpus import CorpusProtocol
+from ot2_notebook.simulator.workers import compat
+compat.apply_all()
+protocols = [CorpusProtocol(Path(p)) for p in sys.argv[1:]]
+simulate_one(protocols[0].path, False)
+print("ready", flush=True)
+sys.stdin.readline()
+serial(protocols)
+print("done", flush=True)
+"""
+
+
+def parallel_serial(protocols: Sequence[CorpusProtocol]) -> float:
+    """Two processes, each simulating half of the library serially in-process (warm), at once.
+
+    No batch machinery at all: what two workers could give on this machine at this moment
+    (on a machine shared with other work, less than 2x), the ceiling to read the batch by.
+    """
+    halves = [protocols[0::2], protocols[1::2]]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _HALF_SCRIPT, *(str(p.path) for p in half)],
+            cwd=Path(__file__).resolve().parent.parent,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for half in halves
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            if process.stdout.readline().strip() != "ready":
+                raise BenchmarkError("a serial simulate process did not start")
+        started = time.perf_counter()
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in processes:
+            assert process.stdout is not None
+            if process.stdout.readline().strip() != "done":
+                raise BenchmarkError("a serial simulate process failed")
+        return time.perf_counter() - started
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.wait(timeout=60)
+
+
 # -- cold runs, each in a new process ----------------------------------------------------------
 
 _SERIAL_SCRIPT = """
@@ -217,15 +278,17 @@ def run(bench: Bench) -> None:
     # warm both sides once: opentrons in this process, this process's analysis host
     simulate_one(protocols[0].path, False)
     analyse(paths[:2], jobs=2, progress=False)
-    times: dict[str, list[float]] = {"serial": [], "1": [], "2": [], "dask": []}
+    times: dict[str, list[float]] = {"serial": [], "1": [], "2": [], "dask": [], "ceiling": []}
     for rep in range(reps):
         # every other repetition in reverse order, so that load drifts hit all alike
-        order = ["serial", "2", "1", "dask"]
+        order = ["serial", "2", "ceiling", "1", "dask"]
         reference: dict[str, tuple[bool, Any]] = {}
         for label in order if rep % 2 == 0 else order[::-1]:
             if label == "serial":
                 seconds, reference = serial(protocols)
                 times["serial"].append(seconds)
+            elif label == "ceiling":
+                times[label].append(parallel_serial(protocols))
             elif label == "dask":
                 results[label] = dask_batch(paths)
                 times[label].append(results[label].seconds)
@@ -261,6 +324,22 @@ def run(bench: Bench) -> None:
             speedups=[round(s, 3) for s in speedups],
             results_equal=True,
         )
+    ceilings = [s / c for s, c in zip(times["serial"], times["ceiling"], strict=True)]
+    bench.record(
+        NAME,
+        "two serial simulate processes at once (what 2 cores give now) vs serial",
+        statistics.median(ceilings),
+        "x",
+        speedups=[round(c, 3) for c in ceilings],
+    )
+    relative = [c / b for c, b in zip(times["ceiling"], times["2"], strict=True)]
+    bench.record(
+        NAME,
+        "batch, 2 workers vs two serial simulate processes at once",
+        statistics.median(relative),
+        "x",
+        ratios=[round(r, 3) for r in relative],
+    )
     overheads = [(b - s) / count for s, b in zip(times["serial"], times["1"], strict=True)]
     bench.record(
         NAME,
