@@ -12,8 +12,8 @@ Run as ``python -c "...host import main; main()" --fd N`` (``hosts.py``; ``pytho
 works too, but makes every forked worker re-run this module): ``N`` is a connected socket
 (``multiprocessing.connection`` framing). The host answers requests concurrently and exits
 when that socket closes (its executor worker ended, however it ended) or on ``("stop",)``.
-It leads its own process group (started with a new session), so on its way out it takes
-the forkserver and any worker still running down with it.
+It leads its own process group, so on its way out it takes the forkserver and any worker
+still running down with it.
 
 Before it says it is ready, the host has one worker report its opentrons version: an
 environment without opentrons gets one clear error instead of a crashed worker per protocol.
@@ -161,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--spares", type=int, default=2)
     parser.add_argument("--warm-spares", action="store_true")
     args = parser.parse_args(argv)
+    if os.getpgid(0) != os.getpid():  # Python 3.10: hosts.py could not make our group
+        os.setpgid(0, 0)
     conn = Connection(args.fd)
     # what a protocol writes to fd 1 or 2 must not reach the batch's terminal or protocol
     devnull = os.open(os.devnull, os.O_WRONLY)

@@ -41,6 +41,13 @@ ANSWER_GRACE = 60.0
 _HOST_MAIN = "import sys; from ot2_notebook.simulator.batch.host import main; sys.exit(main())"
 
 
+#: A process group of its own (stop() ends all of it, a terminal's Ctrl-C reaches only the
+#: batch, which stops its hosts), in the caller's session: with the kernel's autogroup
+#: scheduling a new session would give a batch the CPU share of another login. Python 3.10
+#: has no ``process_group``; there the host makes its group itself (``host.main``).
+_OWN_GROUP: dict[str, Any] = {"process_group": 0} if sys.version_info >= (3, 11) else {}
+
+
 class HostError(Exception):
     """The analysis host could not be started, died, or stopped answering."""
 
@@ -86,7 +93,7 @@ class AnalysisHost:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=self._stderr,
-                start_new_session=True,  # a group of its own: stop() ends all of it
+                **_OWN_GROUP,
             )
         finally:
             theirs.close()
@@ -206,8 +213,8 @@ class AnalysisHost:
             pass
         try:
             os.killpg(self.process.pid, signal.SIGKILL)  # its group: forkserver and workers
-        except (ProcessLookupError, PermissionError):
-            pass
+        except (ProcessLookupError, PermissionError):  # no group (yet): the host alone
+            self.process.kill()
         self.process.wait()
         try:
             self.conn.close()
