@@ -31,6 +31,7 @@ import csv
 import io
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _csv(rows: list[list[object]]) -> str:
+def _csv(rows: Sequence[Sequence[object]]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(rows)
     return out.getvalue()
@@ -123,7 +124,7 @@ def run(ctx):
 def _dilutions(root: Path, rng: random.Random) -> list[CorpusProtocol]:
     folder = root / "dilutions"
     _write(folder / "dilution_tools.py", DILUTION_TOOLS)
-    plans = [["plan", "rows", "steps", "volume", "mixes"]]
+    plans: list[list[object]] = [["plan", "rows", "steps", "volume", "mixes"]]
     protocols = []
     for i in range(10):
         rows = "".join(rng.sample(ROWS, rng.randint(1, 4)))
@@ -199,7 +200,7 @@ def _normalisation(root: Path, rng: random.Random) -> list[CorpusProtocol]:
     for i in range(8):
         count = rng.choice([12, 24, 36, 48])
         wells = [f"{ROWS[k % 8]}{k // 8 + 1}" for k in range(count)]
-        rows = [["well", "concentration"]]
+        rows: list[list[object]] = [["well", "concentration"]]
         rows += [[well, round(rng.uniform(5, 120), 1)] for well in wells]
         samples = f"samples_{i + 1}.csv"
         _write(folder / samples, _csv(rows))
