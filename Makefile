@@ -64,7 +64,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 $(SIM_VENV)/.installed: pyproject.toml
 	@test -n "$(SIM_BASE_PYTHON)" || { echo "no Python 3.11 found (set SIM_BASE_PYTHON)" >&2; exit 1; }
-	$(call make_env,$(SIM_VENV),$(SIM_BASE_PYTHON),-e ".[sim]" "$(OPENTRONS)")
+	$(call make_env,$(SIM_VENV),$(SIM_BASE_PYTHON),-e ".[sim,dask]" "$(OPENTRONS)")
 	@touch $@
 
 install: $(VENV)/.installed-lab install-sim

@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
             "A simulated Opentrons OT-2: the robot software 4.x HTTP API (protocol sessions) "
             "and notification feed, backed by the real opentrons simulation."
         ),
+        epilog="ot2-sim analyse PATH ... analyses many protocols (ot2-sim analyse --help).",
     )
     parser.add_argument(
         "--host",
@@ -188,6 +189,11 @@ def _exit_with_parent(server: uvicorn.Server, fd: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["analyse"]:  # `ot2-sim analyse PATH ...`: batch analysis
+        from ot2_notebook.simulator.batch.cli import main as analyse
+
+        return analyse(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="ot2-sim: %(message)s")
     config = config_from_args(args)

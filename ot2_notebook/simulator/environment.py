@@ -221,6 +221,36 @@ def resolve_simulator(
     return choice
 
 
+def simulator_interpreter(*, progress: Progress | None = None) -> str:
+    """A Python interpreter whose environment can simulate (for code that must run *in* the
+    simulator's environment, such as batch analysis hosts): this one when it can run the
+    server, else the one :func:`resolve_simulator` chooses (set up first if need be).
+
+    A simulator given only as a command (``OT2_SIM_COMMAND``, an ``ot2-sim`` on PATH) names
+    no interpreter; the script's ``#!`` line is used when it has one, else
+    :class:`SimulatorError` says to set ``OT2_SIM_PYTHON``.
+    """
+    if can_run_server():
+        return sys.executable
+    choice = resolve_simulator(progress=progress)
+    if choice.command[1:] == ("-m", "ot2_notebook.simulator"):
+        return choice.command[0]
+    script = Path(choice.command[0])
+    try:
+        first = script.read_bytes()[:512].split(b"\n", 1)[0].decode()
+    except (OSError, UnicodeDecodeError):
+        first = ""
+    if first.startswith("#!") and len(choice.command) == 1:
+        interpreter = first[2:].strip().split()[0]
+        if Path(interpreter).name.startswith("python"):
+            return interpreter
+    raise SimulatorError(
+        f"The simulator found ({choice.reason}) is a command, not a Python interpreter, and "
+        "this needs the interpreter of the simulator's environment: set OT2_SIM_PYTHON to it "
+        "(or run `ot2-sim setup`)."
+    )
+
+
 def _split(command: str | Sequence[str], what: str) -> tuple[str, ...]:
     argv = tuple(shlex.split(command) if isinstance(command, str) else command)
     if not argv or not all(isinstance(word, str) and word for word in argv):

@@ -95,10 +95,15 @@ class Worker:
 class WorkerPool:
     """Hands out warm worker processes, keeping ``spares`` forked in advance."""
 
-    def __init__(self, *, spares: int = 2, memory_limit_mb: int = 2048) -> None:
+    def __init__(
+        self, *, spares: int = 2, memory_limit_mb: int = 2048, warm_spares: bool = True
+    ) -> None:
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(_PRELOAD)
         self._spares_wanted = max(0, spares)
+        # a warm-up saves a request its wait when cores are idle; a batch keeps every core
+        # busy, where it costs more CPU than it saves (benchmarks/README.md)
+        self._warm_spares = warm_spares
         self._memory_limit_mb = memory_limit_mb
         self._spares: deque[Worker] = deque()
         self._lock = threading.Lock()
@@ -113,7 +118,7 @@ class WorkerPool:
         )
         self._refiller.start()
         if wait:
-            worker = self._fork(warm=True)
+            worker = self._fork(warm=self._warm_spares)
             with self._lock:
                 self._spares.append(worker)
         self._refill_needed.set()
@@ -156,7 +161,7 @@ class WorkerPool:
                 if missing <= 0:
                     break
                 try:
-                    worker = self._fork(warm=True)
+                    worker = self._fork(warm=self._warm_spares)
                 except Exception:  # e.g. during interpreter shutdown; acquire() forks on demand
                     log.exception("could not fork a spare worker")
                     time.sleep(0.5)
