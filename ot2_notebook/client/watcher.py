@@ -153,7 +153,8 @@ class SessionWatcher:
         self._hints = False
         self._refetch_due = False
         if use_feed:
-            self.subscriber = self._open_feed(client, session_id, ping_interval)
+            # the watcher's own client asks the robot which feed it has (if it must ask)
+            self.subscriber = self._open_feed(self._client, session_id, ping_interval)
             self._hints = bool(getattr(self.subscriber, "hints_only", False))
         self._thread = threading.Thread(
             target=self._run, name=f"ot2-watch {session_id[:8]}", daemon=True
