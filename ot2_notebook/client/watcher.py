@@ -88,7 +88,10 @@ class SessionWatcher:
     ``previous=None`` for the state found on start); ``on_step(StepEvent)`` for each protocol
     step of a run; ``on_error(exc)`` when the robot cannot be reached (once per outage; the
     watcher keeps trying) or the session is gone (404; the watcher then ends, ``gone`` is
-    true). All run on the watcher's thread.
+    true); ``on_robot_status(data)`` when a read of the session finds the robot's own run
+    status changed (robot software 5+: ``stop-requested`` -> ``stopped`` is one state,
+    ``stopped``, but two statuses), after any state change it brings is reported. All run on
+    the watcher's thread.
 
     Polling without a live feed starts every ``min_interval`` s and backs off to
     ``max_interval``; with a live feed it polls every ``feed_interval`` s, and a poll that
@@ -106,6 +109,7 @@ class SessionWatcher:
         on_change: Callable[[str | None, str], None] | None = None,
         on_step: Callable[[StepEvent], None] | None = None,
         on_error: Callable[[RobotError], None] | None = None,
+        on_robot_status: Callable[[SessionData], None] | None = None,
         *,
         use_feed: bool = True,
         min_interval: float = 0.1,
@@ -121,6 +125,7 @@ class SessionWatcher:
         self.on_change = on_change
         self.on_step = on_step
         self.on_error = on_error
+        self.on_robot_status = on_robot_status
         self.min_interval = min_interval
         self.max_interval = max_interval
         self.feed_interval = feed_interval
@@ -357,8 +362,20 @@ class SessionWatcher:
         if self.error is not None:
             self.error = None
             self._interval = self.min_interval
+        before = self.snapshot
+        status_changed = before is not None and before.robot_status != data.robot_status
         self.snapshot = data
         self._steps_from_snapshot(data)
+        try:
+            self._poll_effect(data, trust)
+        finally:
+            if status_changed and self.on_robot_status is not None:
+                try:
+                    self.on_robot_status(data)
+                except Exception:
+                    log.exception("on_robot_status callback failed")
+
+    def _poll_effect(self, data: SessionData, trust: bool) -> None:
         now = time.monotonic()
         effect = poll_effect(
             self._last,

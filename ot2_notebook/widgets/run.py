@@ -236,6 +236,7 @@ class RunPanel(Panel):
             on_change=self._on_change,
             on_step=self._on_step,
             on_error=self._on_error,
+            on_robot_status=self._on_robot_status,
             use_feed=use_feed,
             **{**options, "start": False},
         )
@@ -260,6 +261,12 @@ class RunPanel(Panel):
             self.tracker.on_step(step)
             if self._message_is_transient():
                 self._message = None
+            self._after_update()
+
+    def _on_robot_status(self, data: SessionData) -> None:
+        """The robot's own run status changed within one state (``stop-requested`` ->
+        ``stopped``): redraw, and end the threads once the run is over for good."""
+        with self._lock:
             self._after_update()
 
     def _on_error(self, exc: RobotError) -> None:
@@ -477,6 +484,10 @@ class RunPanel(Panel):
         tracker = self.tracker
         if tracker.gone or tracker.state == states.ERROR:
             return True
+        watcher = self.watcher
+        data = watcher.snapshot if watcher is not None and watcher.snapshot else self.session.data
+        if data.robot_status is not None and data.robot_status not in states.RUN_TERMINAL_STATUSES:
+            return False  # robot software 5+: stopping, or not started yet
         if tracker.state == states.FINISHED and not self.session.commands_allowed(tracker.state):
             return True  # a run of robot software 5+ runs once
         return tracker.state == states.STOPPED and tracker.cancelled
