@@ -8,6 +8,7 @@ What the robot holds is checked over plain HTTP, independently of the client.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import warnings
 from collections.abc import Iterator
@@ -82,8 +83,10 @@ def empty(url: str) -> None:
             if run["status"] not in ("stopped", "succeeded", "failed"):
                 http.post(f"{url}/runs/{run['id']}/actions", json={"data": {"actionType": "stop"}})
                 wait_until(
-                    lambda run=run: http.get(f"{url}/runs/{run['id']}").json()["data"]["status"]
-                    in ("stopped", "succeeded", "failed"),
+                    lambda run=run: (
+                        http.get(f"{url}/runs/{run['id']}").json()["data"]["status"]
+                        in ("stopped", "succeeded", "failed")
+                    ),
                     timeout=30,
                 )
             http.patch(f"{url}/runs/{run['id']}", json={"data": {"current": False}})
@@ -204,8 +207,13 @@ def test_what_the_robot_refuses_at_upload_comes_back_as_errors_in_the_bundle(
 
 
 def test_an_exception_in_a_helper_module_is_placed_in_the_helper(robot: RobotClient) -> None:
-    helpers = (PROTOCOLS / "helpers.py").read_text().replace(
-        "    with open(name, 'rb') as f:", "    raise KeyError(name)\n    with open(name, 'rb') as f:"
+    helpers = (
+        (PROTOCOLS / "helpers.py")
+        .read_text()
+        .replace(
+            "    with open(name, 'rb') as f:",
+            "    raise KeyError(name)\n    with open(name, 'rb') as f:",
+        )
     )
     protocol = robot.upload(
         PROTOCOLS / "basic_transfer.py",
@@ -223,8 +231,10 @@ def test_an_exception_in_a_helper_module_is_placed_in_the_helper(robot: RobotCli
     )
     error = protocol.errors[0]
     assert (error.type, error.file, error.line) == ("ZeroDivisionError", "helpers.py", 2)
-    in_protocol = (PROTOCOLS / "basic_transfer.py").read_text().replace(
-        "configuration['plate']", "configuration['plates']"
+    in_protocol = (
+        (PROTOCOLS / "basic_transfer.py")
+        .read_text()
+        .replace("configuration['plate']", "configuration['plates']")
     )
     protocol = robot.upload(
         ("basic_transfer.py", in_protocol), SEED, replace=True, raise_on_error=False
@@ -237,7 +247,7 @@ def test_the_robot_keeps_five_unused_protocols_and_the_client_says_so(
     robot: RobotClient,
 ) -> None:
     for index in range(5):
-        robot.upload((f"p{index}.py", f'metadata = {{"apiLevel": "2.20"}}\ndef run(ctx): pass\n'))
+        robot.upload((f"p{index}.py", 'metadata = {"apiLevel": "2.20"}\ndef run(ctx): pass\n'))
     with pytest.warns(ProtocolsPrunedWarning, match="p0"):
         robot.upload(("p5.py", 'metadata = {"apiLevel": "2.20"}\ndef run(ctx): pass\n'))
     assert sorted(p.id for p in robot.protocols()) == ["p1", "p2", "p3", "p4", "p5"]
@@ -293,7 +303,7 @@ def test_one_current_run_and_the_commands_each_state_allows(
         session.pause()
     assert raised.value.state == "loaded"
     assert "start" in raised.value.hint and "cancel" in raised.value.hint
-    with pytest.raises(CommandNotAllowedError, match="no 'protocol.startSimulate'"):
+    with pytest.raises(CommandNotAllowedError, match=r"no 'protocol\.startSimulate'"):
         session.start_simulate()
     session.start()
     session.wait_for("running", timeout=30)
@@ -343,7 +353,7 @@ class Recorder:
 
 def assert_chain(changes: list[tuple[str | None, str]]) -> None:
     """Every change starts where the one before ended, and none repeats."""
-    for (_, before), (after, _) in zip(changes, changes[1:], strict=False):
+    for (_, before), (after, _) in itertools.pairwise(changes):
         assert after == before, changes
     assert all(a != b for a, b in changes), changes
 

@@ -90,7 +90,9 @@ def _place(
 def _deepest_frame(
     chain: Sequence[Mapping[str, Any]], files: Collection[str]
 ) -> tuple[str, int] | None:
-    for error in reversed(chain):
+    """The deepest frame in a bundle file of the outermost traceback that has one (inner
+    errors are the causes the robot's own code met on the way)."""
+    for error in chain:
         traceback = _info(error).get("traceback")
         if not isinstance(traceback, str):
             continue
@@ -122,7 +124,7 @@ def error_info(
     error_type = str(outer.get("errorType") or "Error")
     detail = str(outer.get("detail") or "")
     python = [e for e in chain if _info(e).get("class")]
-    deepest = python[-1] if python else None
+    deepest = python[0] if python else None  # the exception the protocol met; then causes
     cls = str(_info(deepest).get("class")) if deepest is not None else None
     inner_detail = str(deepest.get("detail") or "") if deepest is not None else detail
     main, files = _bundle_files(main_file, key)

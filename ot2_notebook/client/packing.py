@@ -19,7 +19,9 @@ unchanged, after two inserted lines, and ends with one more::
 touches, is described there); ``FILES`` maps every support file's name to its text (or its
 bytes, when it is not UTF-8), so embedded modules import and embedded files open as they
 do on a 4.x robot. Labware definitions are also sent as files of their own (the robot loads
-custom labware from them). A protocol whose first statements are ``from __future__`` imports
+custom labware from them), and so are ``.csv`` and ``.txt`` files (the robot stores them as
+the protocol's data files, so they show on it; a Python protocol cannot open those, which
+is why they are embedded too). A protocol whose first statements are ``from __future__`` imports
 gets the two lines after those imports instead (nothing may precede them).
 
 What the robot reports comes back in terms of the bundle: the upload's ``key`` (a short JSON
@@ -54,6 +56,8 @@ __all__ = [
 #: Lines inserted before the protocol's own text (the comment and the start-up line).
 BOOT_LINES: Final = 2
 _KEY_TAG: Final = "ot2nb"
+#: Data files robot software 5+ accepts beside a protocol.
+_DATA_SUFFIXES: Final = (".csv", ".txt")
 _KEY_VERSION: Final = 1
 
 
@@ -125,7 +129,7 @@ class BundleKey:
 @dataclass(frozen=True)
 class PackedProtocol:
     """An upload for robot software 5+: ``main`` (the packed protocol file), ``extra`` (the
-    files sent beside it: labware definitions), and the ``key`` to send."""
+    files sent beside it: labware definitions, CSV and text files), and the ``key``."""
 
     name: str
     main: tuple[str, bytes]
@@ -192,14 +196,18 @@ def pack(protocol: tuple[str, bytes], support: Sequence[tuple[str, bytes]]) -> P
     name = protocol_id_for(file_name)
     support = list(support)
     names = tuple(n for n, _ in support)
-    labware = tuple((n, c) for n, c in support if is_labware_definition(n, c))
+    beside = tuple(
+        (n, c)
+        for n, c in support
+        if is_labware_definition(n, c) or n.lower().endswith(_DATA_SUFFIXES)
+    )
     if not support or not file_name.endswith(".py"):
         return PackedProtocol(name, protocol, tuple(support), BundleKey(name, names))
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError:
         # Not text: leave it to the robot to say so (the same words as any other upload).
-        return PackedProtocol(name, protocol, labware, BundleKey(name, names))
+        return PackedProtocol(name, protocol, beside, BundleKey(name, names))
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith(("\n", "\r")):
         lines[-1] += "\n"
@@ -217,4 +225,4 @@ def pack(protocol: tuple[str, bytes], support: Sequence[tuple[str, bytes]]) -> P
     )
     packed = [*lines[:after], header, boot, *lines[after:], "__ot2nb_end__()\n"]
     key = BundleKey(name, names, at=after + 1, lines=BOOT_LINES)
-    return PackedProtocol(name, (file_name, "".join(packed).encode("utf-8")), labware, key)
+    return PackedProtocol(name, (file_name, "".join(packed).encode("utf-8")), beside, key)
