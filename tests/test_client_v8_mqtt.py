@@ -137,3 +137,29 @@ def test_a_broker_drop_is_followed_by_a_resync(broker: Broker) -> None:
         ("paused", "running"),
         ("running", "stopped"),
     ]
+
+
+def test_a_broker_that_does_not_answer_leaves_the_watcher_polling() -> None:
+    """The robot names a broker nobody listens on (it is down): the subscription keeps
+    trying in paho's thread, the watcher polls meanwhile, and closing ends that thread."""
+    changes: list[tuple[str | None, str]] = []
+    with (
+        start(
+            port=0, robot_software=8, analysis_timeout=60, mqtt_broker=f"127.0.0.1:{free_port()}"
+        ) as sim,
+        RobotClient(sim.url, timeout=60) as robot,
+    ):
+        protocol = robot.upload(("slow.py", SLOW.replace("seconds=2", "seconds=0.1")))
+        session = robot.create_session(protocol.id)
+        watcher = SessionWatcher(robot, session.id, on_change=lambda a, b: changes.append((a, b)))
+        try:
+            subscriber = watcher.subscriber
+            assert subscriber is not None and subscriber.wait_first_attempt(10)
+            assert not subscriber.connected and subscriber.last_error
+            assert watcher.mode == "polling"
+            session.start()
+            watcher.wait_for("finished", 60)
+        finally:
+            assert watcher.close() is True
+        assert subscriber.thread is None or not subscriber.thread.is_alive()
+    assert changes[0] == (None, "loaded") and changes[-1] == ("running", "finished")
