@@ -272,7 +272,7 @@ class RunsApi:
         described = self._described("POST", "/protocols")
         if taken and not replace:
             raise ProtocolExistsError(
-                409,
+                None,  # the client's rule (one name, one protocol), not the robot's answer
                 "ProtocolExists",
                 "Resource Exists",
                 f"a protocol named {name!r} is already on the robot",
@@ -319,7 +319,7 @@ class RunsApi:
         busy = [s for s in runs if s.robot_status in _BUSY_STATUSES]
         if busy:
             raise RunAlreadyActiveError(
-                409,
+                None,  # found before asking the robot to delete anything
                 "RunAlreadyActive",
                 "Run In Progress",
                 f"protocol {protocol_name(resource)!r} is {busy[0].robot_status} in run "
