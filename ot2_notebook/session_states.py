@@ -1,8 +1,12 @@
-"""The protocol session state machine of OT-2 robot software 4.x, as plain data.
+"""The protocol session state machine of OT-2 robot software 4.x, as plain data, and how the
+runs of robot software 5+ map onto it.
 
 One table, read by the simulated robot (to accept or refuse a command) and by the
 client and widgets (to know which buttons make sense). It mirrors what the real
 4.7 robot-server allows; see ``../shared/reference/robot-server-4`` scenario 05 and 12.
+The second part (``RUN_STATUS_STATES``, ``RUNS_ALLOWED_COMMANDS``) shows a run of robot
+software 5+ in the same states, with the commands such a run accepts
+(``../shared/reference/robot-server-8`` scenario 03).
 This module must stay free of imports beyond the standard library: the simulator
 and the client share it and nothing else.
 """
@@ -84,3 +88,56 @@ def is_allowed(state: str, command: str) -> bool:
 def short_name(command: str) -> str:
     """``protocol.startRun`` -> ``startRun`` (for button labels and messages)."""
     return command.rsplit(".", 1)[-1]
+
+
+# -- robot software 5+ (``/protocols`` + ``/runs``) ----------------------------------------
+#
+# A run of robot software 5+ is shown as a session in the states above; its own status stays
+# visible beside it. A run is created ready (``idle``), runs once, and ends for good: unlike
+# a 4.x session it cannot be started again once over.
+
+#: The robot's run status -> the session state it is shown as.
+RUN_STATUS_STATES: Final[dict[str, str]] = {
+    "idle": LOADED,
+    "running": RUNNING,
+    "finishing": RUNNING,
+    "paused": PAUSED,
+    "blocked-by-open-door": PAUSED,
+    "awaiting-recovery": PAUSED,
+    "awaiting-recovery-paused": PAUSED,
+    "awaiting-recovery-blocked-by-open-door": PAUSED,
+    "stop-requested": STOPPED,
+    "stopped": STOPPED,
+    "succeeded": FINISHED,
+    "failed": ERROR,
+}
+
+#: Which session command a run accepts in which state (the buttons a run panel enables).
+RUNS_ALLOWED_COMMANDS: Final[dict[str, frozenset[str]]] = {
+    STOPPED: frozenset(),
+    LOADED: frozenset({START_RUN, CANCEL}),
+    RUNNING: frozenset({PAUSE, CANCEL}),
+    PAUSED: frozenset({RESUME, CANCEL}),
+    FINISHED: frozenset(),
+    ERROR: frozenset(),
+}
+
+#: The run action (``POST /runs/{id}/actions``) each session command sends.
+RUN_ACTIONS: Final[dict[str, str]] = {
+    START_RUN: "play",
+    RESUME: "play",
+    PAUSE: "pause",
+    CANCEL: "stop",
+}
+
+#: Run statuses a run never leaves.
+RUN_TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"stopped", "succeeded", "failed"})
+
+
+def run_state(status: str) -> str:
+    """The session state a robot software 5+ run status is shown as (an unknown status of a
+    newer robot software: ``running`` if it sounds busy, else ``paused``)."""
+    state = RUN_STATUS_STATES.get(status)
+    if state is not None:
+        return state
+    return PAUSED if "await" in status or "block" in status or "pause" in status else RUNNING

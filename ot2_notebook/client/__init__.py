@@ -1,4 +1,4 @@
-"""The Python client for the OT-2 HTTP API of robot software 4.x.
+"""The Python client for the OT-2 HTTP API of robot software 4.x, and of 5 and later.
 
 ``RobotClient`` talks to a robot (or ``ot2-sim``); ``Protocol`` and ``Session`` are the
 handles it returns; every failure is a ``RobotError`` (subclasses for the cases a user acts
@@ -12,6 +12,13 @@ endpoints; ``RobotClient``, ``Protocol``, ``Session``), :mod:`.models` (plain da
 :mod:`.errors` (the ``RobotError`` family), :mod:`.current` (the kernel's robots),
 :mod:`.feed` (the websocket), :mod:`.reconcile` (what a watcher reports, as pure functions),
 :mod:`.watcher` (``SessionWatcher``). No Jupyter, no opentrons, no simulator here.
+
+Robot software 5+ (``/protocols`` + ``/runs``, every OT-2 in the field today) behind the same
+handles: :mod:`.software` (which API a robot speaks, from ``/health``), :mod:`.api_v8`
+(``RunsApi``, the endpoints), :mod:`.protocols_v8`, :mod:`.runs_v8` and :mod:`.commands_v8`
+(their JSON as 4.x protocols, sessions and step events), :mod:`.errors_v8` (their errors),
+:mod:`.packing` and :mod:`.packed_boot` (a bundle packed into one protocol file),
+:mod:`.mqtt` (``MqttSubscriber``, their notifications; loads paho-mqtt on first use).
 """
 
 from __future__ import annotations
@@ -46,6 +53,12 @@ from ot2_notebook.client.errors import (
     UnknownRobotError,
     UploadLimitError,
 )
+from ot2_notebook.client.errors_v8 import (
+    ProtocolInUseError,
+    ProtocolsPrunedWarning,
+    RunActionNotAllowedError,
+    RunAlreadyActiveError,
+)
 from ot2_notebook.client.files import FileInput
 from ot2_notebook.client.http import Protocol, RobotClient, Session
 from ot2_notebook.client.models import (
@@ -53,6 +66,7 @@ from ot2_notebook.client.models import (
     Equipment,
     Health,
     Labware,
+    Liquid,
     Module,
     Pipette,
     ProtocolData,
@@ -61,6 +75,7 @@ from ot2_notebook.client.models import (
     SessionEvent,
     StepEvent,
 )
+from ot2_notebook.client.software import RobotSoftware
 from ot2_notebook.client.urls import normalize_url
 from ot2_notebook.names import protocol_id_for
 
@@ -71,6 +86,7 @@ if TYPE_CHECKING:
         Notification,
         NotificationSubscriber,
     )
+    from ot2_notebook.client.mqtt import MqttSubscriber
     from ot2_notebook.client.watcher import SessionWatcher
 
 # public name -> the module that defines it, imported on first use (websocket-client)
@@ -80,6 +96,7 @@ _LAZY: dict[str, str] = {
     "Notification": "ot2_notebook.client.feed",
     "NotificationSubscriber": "ot2_notebook.client.feed",
     "SessionWatcher": "ot2_notebook.client.watcher",
+    "MqttSubscriber": "ot2_notebook.client.mqtt",
 }
 
 __all__ = [
@@ -93,7 +110,9 @@ __all__ = [
     "FileInput",
     "Health",
     "Labware",
+    "Liquid",
     "Module",
+    "MqttSubscriber",
     "NoCurrentRobotError",
     "NotFoundError",
     "Notification",
@@ -103,10 +122,15 @@ __all__ = [
     "ProtocolData",
     "ProtocolErrorInfo",
     "ProtocolExistsError",
+    "ProtocolInUseError",
+    "ProtocolsPrunedWarning",
     "RobotClient",
     "RobotError",
+    "RobotSoftware",
     "RobotTimeoutError",
     "RobotUnreachableError",
+    "RunActionNotAllowedError",
+    "RunAlreadyActiveError",
     "RunCancelledError",
     "RunError",
     "Session",

@@ -316,11 +316,11 @@ class RobotTimeoutError(RobotUnreachableError, TimeoutError):
 
 
 class UnexpectedResponseError(RobotError):
-    """The server answered, but not like an OT-2 robot-server 4.x (wrong URL or port?)."""
+    """The server answered, but not like an OT-2 robot-server (wrong URL or port?)."""
 
     default_hint = (
-        "Check that the URL points to an OT-2 running robot software 4.x: its HTTP API is on "
-        "port 31950 (http://ROBOT_IP:31950)."
+        "Check that the URL points to an OT-2 (robot software 4.x, or 5 and later): its HTTP "
+        "API is on port 31950 (http://ROBOT_IP:31950)."
     )
 
     @classmethod
@@ -331,7 +331,7 @@ class UnexpectedResponseError(RobotError):
             status,
             None,
             "Unexpected answer from the server",
-            f"this is not what an OT-2 robot-server 4.x sends: {snippet!r}",
+            f"this is not what an OT-2 robot-server sends: {snippet!r}",
             request,
         )
 
@@ -658,8 +658,8 @@ def _generic_hint(status: int, parsed: ParsedError) -> str:
         parsed.source.get("header", "").lower() == "opentrons-version"
     ):
         return (
-            "The robot did not accept this client's API version (Opentrons-Version: 2): it "
-            "needs robot software 4.x; update the robot, or this package."
+            "The robot did not accept this client's API version (Opentrons-Version 2 for "
+            "robot software 4.x, 4 for 5 and later); update the robot, or this package."
         )
     if status == 413:
         return "The files are larger than the robot accepts: upload smaller files."

@@ -8,6 +8,12 @@ header and turning failures into a :class:`RobotError` that says what to do are 
 :class:`Session` wrap the plain data classes of :mod:`ot2_notebook.client.models`: they keep
 a reference to the client so that ``proto.delete()`` or ``session.start()`` need no other
 argument.
+
+Robots on software 5 and later speak ``/protocols`` + ``/runs`` instead. The client learns
+which from ``GET /health`` (:mod:`ot2_notebook.client.software`, on first need) and then
+hands every protocol and session request to :class:`~ot2_notebook.client.api_v8.RunsApi`,
+which answers in the same plain data: the handles, and everything above them, are the same
+for both kinds of robot (a run is a :class:`Session`).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from ot2_notebook.client.models import (
     SessionData,
     SessionEvent,
 )
+from ot2_notebook.client.software import RobotSoftware
 from ot2_notebook.client.transport import Transport
 from ot2_notebook.client.urls import DEFAULT_PORT, DEFAULT_URL, normalize_url, notifications_url
 from ot2_notebook.names import protocol_id_for
@@ -48,6 +55,8 @@ if TYPE_CHECKING:
 
     import pandas
 
+    from ot2_notebook.client.api_v8 import RunsApi
+    from ot2_notebook.client.feed import Notification
     from ot2_notebook.client.models import Equipment, StepEvent
     from ot2_notebook.client.watcher import SessionWatcher
 
@@ -76,12 +85,28 @@ class RobotClient:
     ``timeout`` bounds each request (seconds to wait for an answer); connecting is bounded
     by ``min(timeout, 5)`` so a wrong IP fails fast. Use it as a context manager, or call
     :meth:`close`, to release its connections.
+
+    ``robot_software`` (``4``, ``8``, ``"8.1.0"``) says which software the robot runs, so the
+    client need not ask; by default it reads ``GET /health`` before its first protocol or
+    session request (:attr:`software`).
     """
 
-    def __init__(self, base_url: str = DEFAULT_URL, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str = DEFAULT_URL,
+        timeout: float = 30.0,
+        *,
+        robot_software: int | str | RobotSoftware | None = None,
+    ) -> None:
         self.transport = Transport(
             normalize_url(base_url), timeout, {"Opentrons-Version": API_VERSION}
         )
+        self._software: RobotSoftware | None = None
+        self._runs_api: RunsApi | None = None
+        if isinstance(robot_software, RobotSoftware):
+            self._use_software(robot_software)
+        elif robot_software is not None:
+            self._use_software(RobotSoftware.assumed(robot_software, self.transport.base_url))
 
     @property
     def base_url(self) -> str:
@@ -114,7 +139,81 @@ class RobotClient:
 
     def copy(self) -> RobotClient:
         """A new client for the same robot with its own connections (one per thread)."""
-        return RobotClient(self.base_url, timeout=self.timeout)
+        return RobotClient(self.base_url, timeout=self.timeout, robot_software=self._software)
+
+    # -- which robot API -----------------------------------------------------------------
+
+    @property
+    def software(self) -> RobotSoftware:
+        """The robot's software and API (read from ``GET /health`` on first use)."""
+        if self._software is None:
+            self.health()
+        assert self._software is not None
+        return self._software
+
+    @property
+    def uses_runs_api(self) -> bool:
+        """Whether the robot speaks ``/protocols`` + ``/runs`` (robot software 5+)."""
+        return self.software.uses_runs
+
+    def _use_software(self, software: RobotSoftware) -> None:
+        if self._software == software:
+            return
+        self._software = software
+        if software.uses_runs:
+            from ot2_notebook.client.api_v8 import RunsApi
+
+            self._runs_api = RunsApi(self.transport, software)
+        else:
+            self._runs_api = None
+            self.transport.http.headers["Opentrons-Version"] = API_VERSION
+
+    def _runs(self) -> RunsApi | None:
+        """The robot software 5+ API, or ``None`` for a 4.x robot."""
+        if self._software is None:
+            self.health()
+        return self._runs_api
+
+    def session_feed(
+        self,
+        session_id: str,
+        *,
+        on_event: Callable[[Notification], None],
+        on_status: Callable[[bool], None],
+        ping_interval: float = 10.0,
+        start: bool = True,
+    ) -> Any:
+        """The live feed a :class:`~ot2_notebook.client.watcher.SessionWatcher` of this
+        session listens to: the websocket notification feed on 4.x
+        (:class:`~ot2_notebook.client.feed.NotificationSubscriber`), the robot's MQTT broker
+        on 5+ (:class:`~ot2_notebook.client.mqtt.MqttSubscriber`, whose messages only say
+        "read it again"); ``None`` when the robot has no broker (the watcher polls)."""
+        software = self.software
+        if software.uses_runs:
+            if software.mqtt is None:
+                return None
+            from ot2_notebook.client.mqtt import MqttSubscriber, run_topics
+
+            host, port = software.mqtt
+            return MqttSubscriber(
+                host,
+                port,
+                run_topics(session_id),
+                on_event=on_event,
+                on_status=on_status,
+                ping_interval=ping_interval,
+                start=start,
+            )
+        from ot2_notebook.client.feed import SESSION_EVENTS, NotificationSubscriber
+
+        return NotificationSubscriber(
+            self,
+            [SESSION_EVENTS],
+            on_event=on_event,
+            on_status=on_status,
+            ping_interval=ping_interval,
+            start=start,
+        )
 
     def url_for(self, path: str) -> str:
         return self.transport.url_for(path)
@@ -163,6 +262,7 @@ class RobotClient:
         body = self.request("GET", "/health")
         if not isinstance(body, dict) or "api_version" not in body:
             raise _unexpected(200, f"GET {self.url_for('/health')}", str(body))
+        self._use_software(RobotSoftware.from_health(body, self.base_url))
         return Health.from_json(body)
 
     def settings(self) -> dict[str, Any]:
@@ -207,7 +307,14 @@ class RobotClient:
         :class:`AnalysisError`, which carries the stored :class:`Protocol`; with ``False``
         the protocol is returned and ``protocol.errors`` tells.
         """
-        name, files = upload_parts(protocol, support)
+        name, files = upload_parts(protocol, support)  # names checked before anything is sent
+        runs = self._runs()
+        if runs is not None:
+            read = [(part[1][0], part[1][1]) for part in files]
+            result = Protocol(self, runs.upload(read[0], read[1:], replace=replace))
+            if raise_on_error and result.errors:
+                raise AnalysisError(result, f"POST {self.url_for('/protocols')}")
+            return result
         protocol_id = protocol_id_for(name)
         replaced = self._delete_if_present(protocol_id) if replace else False
         described = f"POST {self.url_for('/protocols')}"
@@ -255,6 +362,9 @@ class RobotClient:
 
     def protocols(self) -> list[Protocol]:
         """Every protocol stored on the robot."""
+        runs = self._runs()
+        if runs is not None:
+            return [Protocol(self, data) for data in runs.protocols()]
         data = self._data("GET", "/protocols")
         described = f"GET {self.url_for('/protocols')}"
         if not isinstance(data, list):
@@ -262,7 +372,11 @@ class RobotClient:
         return [self._protocol(item, described) for item in data]
 
     def protocol(self, protocol_id: str) -> Protocol:
-        """The protocol stored under ``protocol_id`` (:class:`NotFoundError` if none)."""
+        """The protocol stored under ``protocol_id`` (:class:`NotFoundError` if none); on
+        robot software 5+ the protocol's name (or the robot's UUID for it)."""
+        runs = self._runs()
+        if runs is not None:
+            return Protocol(self, runs.protocol(protocol_id))
         path = f"/protocols/{quote(protocol_id, safe='')}"
         return self._protocol(self._data("GET", path), f"GET {self.url_for(path)}")
 
@@ -270,8 +384,19 @@ class RobotClient:
         self, protocol_id: str, file: FileInput, *, raise_on_error: bool = True
     ) -> Protocol:
         """Add or replace one file of a stored protocol (the protocol file itself if the name
-        matches); the robot re-analyses it. Analysis errors as in :meth:`upload`."""
+        matches); the robot re-analyses it. Analysis errors as in :meth:`upload`.
+
+        Robot software 5+ cannot change a stored protocol: upload the whole bundle again."""
         name, content = read_file(file, "file")
+        if self._runs() is not None:
+            raise RobotError(
+                None,
+                "NotSupported",
+                "A stored protocol cannot be changed on this robot",
+                "robot software 5+ stores a protocol as it was uploaded (no PATCH)",
+                None,
+                hint="Upload the whole bundle again with robot.upload(..., replace=True).",
+            )
         path = f"/protocols/{quote(protocol_id, safe='')}"
         described = f"PATCH {self.url_for(path)}"
         result = self._protocol(
@@ -282,7 +407,11 @@ class RobotClient:
         return result
 
     def delete_protocol(self, protocol_id: str) -> Protocol:
-        """Delete a stored protocol and its files; returns what was deleted."""
+        """Delete a stored protocol and its files; returns what was deleted (robot software 5+:
+        every protocol stored under that name)."""
+        runs = self._runs()
+        if runs is not None:
+            return Protocol(self, runs.delete_protocol(protocol_id))
         path = f"/protocols/{quote(protocol_id, safe='')}"
         return self._protocol(self._data("DELETE", path), f"DELETE {self.url_for(path)}")
 
@@ -293,12 +422,21 @@ class RobotClient:
         session starts in ``stopped`` and becomes ``loaded`` (or ``error``): see
         :meth:`Session.wait_for`."""
         protocol_id = protocol.id if isinstance(protocol, Protocol) else protocol
+        runs = self._runs()
+        if runs is not None:
+            if isinstance(protocol, Protocol) and protocol.robot_id:
+                protocol_id = protocol.robot_id
+            return Session(self, runs.create_run(protocol_id))
         body = {"data": {"sessionType": "protocol", "createParams": {"protocolId": protocol_id}}}
         data = self._data("POST", "/sessions", json=body)
         return Session(self, self._session_data(data, f"POST {self.url_for('/sessions')}"))
 
     def sessions(self) -> list[Session]:
-        """Every protocol session on the robot, oldest first (only the newest is active)."""
+        """Every protocol session on the robot, oldest first (only the newest is active); on
+        robot software 5+ every run, without its events until ``refresh()``."""
+        runs = self._runs()
+        if runs is not None:
+            return [Session(self, data) for data in runs.runs()]
         data = self._data("GET", "/sessions", params={"session_type": "protocol"})
         described = f"GET {self.url_for('/sessions')}"
         if not isinstance(data, list):
@@ -311,16 +449,26 @@ class RobotClient:
 
     def session_data(self, session_id: str) -> SessionData:
         """``GET /sessions/{id}`` as plain data (what :class:`Session` and watchers poll)."""
+        runs = self._runs()
+        if runs is not None:
+            return runs.run_data(session_id)
         path = f"/sessions/{quote(session_id, safe='')}"
         return self._session_data(self._data("GET", path), f"GET {self.url_for(path)}")
 
     def delete_session(self, session_id: str) -> SessionData:
         """Delete a session (cancelling its run); returns its final data."""
+        runs = self._runs()
+        if runs is not None:
+            return runs.delete_run(session_id)
         path = f"/sessions/{quote(session_id, safe='')}"
         return self._session_data(self._data("DELETE", path), f"DELETE {self.url_for(path)}")
 
     def execute(self, session_id: str, command: str) -> CommandResult:
-        """``POST /sessions/{id}/commands/execute``: run one session command."""
+        """``POST /sessions/{id}/commands/execute``: run one session command (robot software
+        5+: the run action it stands for)."""
+        runs = self._runs()
+        if runs is not None:
+            return runs.action(session_id, command)
         path = f"/sessions/{quote(session_id, safe='')}/commands/execute"
         data = self._data("POST", path, json={"data": {"command": command, "data": {}}})
         if not isinstance(data, dict):
@@ -377,6 +525,18 @@ class Protocol:
     def estimated_duration(self) -> float | None:
         """Estimated run time in seconds, when the robot sends one (``ot2-sim`` does)."""
         return self.data.estimated_duration
+
+    @property
+    def robot_id(self) -> str | None:
+        """The robot's own id of the protocol (robot software 5+: a UUID; ``None`` on 4.x,
+        where it is :attr:`id`)."""
+        return self.data.robot_id
+
+    @property
+    def stored(self) -> bool:
+        """Whether the robot stores it (robot software 5+ refuses some uploads outright:
+        :attr:`errors` says why)."""
+        return self.data.stored
 
     @property
     def created_at(self) -> datetime | None:
@@ -479,9 +639,23 @@ class Session:
         return self.data.created_at
 
     @property
+    def robot_status(self) -> str | None:
+        """The robot's own run status (robot software 5+: ``idle``, ``succeeded`` ...), which
+        :attr:`state` shows as a session state; ``None`` on 4.x."""
+        return self.data.robot_status
+
+    @property
     def allowed_commands(self) -> frozenset[str]:
         """The commands the robot accepts in the current ``state``."""
-        return states.ALLOWED_COMMANDS.get(self.state, frozenset())
+        return self.commands_allowed(self.state)
+
+    def commands_allowed(self, state: str | None) -> frozenset[str]:
+        """The commands this robot accepts from a session (or run) in ``state``: a 4.x
+        session can run again once finished; a run of robot software 5+ runs once."""
+        table = (
+            states.RUNS_ALLOWED_COMMANDS if self.client.uses_runs_api else states.ALLOWED_COMMANDS
+        )
+        return table.get(state or "", frozenset())
 
     # -- commands --------------------------------------------------------------------------
 
@@ -523,7 +697,7 @@ class Session:
         return self
 
     def protocol(self) -> Protocol:
-        return self.client.protocol(self.protocol_id)
+        return self.client.protocol(self.data.protocol_robot_id or self.protocol_id)
 
     # -- waiting -----------------------------------------------------------------------------
 

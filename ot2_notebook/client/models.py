@@ -148,12 +148,53 @@ class Module:
 
 
 @dataclass(frozen=True)
+class Liquid:
+    """A liquid the protocol defines and loads into wells (robot software 5+ analyses,
+    API level 2.14+): its name, description, display colour and ``wells``
+    ``(slot, labware load name, well, µL)``."""
+
+    name: str
+    description: str = ""
+    color: str | None = None
+    wells: tuple[tuple[int | None, str, str, float], ...] = ()
+
+    @property
+    def volume(self) -> float:
+        """The µL loaded in all its wells."""
+        return sum(w[3] for w in self.wells)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Liquid:
+        wells = []
+        for item in _as_list(data.get("wells")):
+            item = _as_mapping(item)
+            volume = _as_float(item.get("volume"))
+            wells.append(
+                (
+                    _as_int(item.get("slot")),
+                    str(item.get("labware") or ""),
+                    str(item.get("well") or ""),
+                    volume if volume is not None else 0.0,
+                )
+            )
+        color = data.get("displayColor")
+        return cls(
+            name=str(data.get("displayName") or data.get("name") or ""),
+            description=str(data.get("description") or ""),
+            color=str(color) if color else None,
+            wells=tuple(wells),
+        )
+
+
+@dataclass(frozen=True)
 class Equipment:
-    """What a protocol needs on the robot, from the robot's analysis."""
+    """What a protocol needs on the robot, from the robot's analysis (``liquids``: only
+    from robot software 5+)."""
 
     pipettes: tuple[Pipette, ...] = ()
     labware: tuple[Labware, ...] = ()
     modules: tuple[Module, ...] = ()
+    liquids: tuple[Liquid, ...] = ()
 
     @classmethod
     def from_json(cls, data: Any) -> Equipment:
@@ -164,6 +205,7 @@ class Equipment:
             ),
             labware=tuple(Labware.from_json(_as_mapping(i)) for i in _as_list(data.get("labware"))),
             modules=tuple(Module.from_json(_as_mapping(i)) for i in _as_list(data.get("modules"))),
+            liquids=tuple(Liquid.from_json(_as_mapping(i)) for i in _as_list(data.get("liquids"))),
         )
 
     def pipette_on(self, mount: str) -> Pipette | None:
@@ -231,6 +273,25 @@ class Equipment:
             columns=["slot", "type", "model"],
         )
 
+    def liquids_dataframe(self) -> pandas.DataFrame:
+        """One row per well a liquid is loaded into: liquid, slot, labware, well, µL."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "liquid": liquid.name,
+                    "slot": slot,
+                    "labware": labware,
+                    "well": well,
+                    "volume": volume,
+                }
+                for liquid in self.liquids
+                for slot, labware, well, volume in liquid.wells
+            ],
+            columns=["liquid", "slot", "labware", "well", "volume"],
+        )
+
 
 @dataclass(frozen=True)
 class ProtocolErrorInfo:
@@ -278,6 +339,12 @@ class ProtocolData:
     last_modified_at: datetime | None
     estimated_duration: float | None
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    #: The robot's own id of the protocol where it differs from ``id`` (robot software 5+
+    #: names protocols by UUID; ``id`` is the name this client gives them).
+    robot_id: str | None = None
+    #: Whether the robot stores the protocol (robot software 5+ refuses some uploads that
+    #: a 4.x robot stores with their errors: ``errors`` then says why).
+    stored: bool = True
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -313,6 +380,8 @@ class ProtocolData:
             last_modified_at=parse_timestamp(data.get("lastModifiedAt")),
             estimated_duration=_as_float(duration),
             raw=dict(data),
+            robot_id=str(data["robotId"]) if data.get("robotId") else None,
+            stored=data.get("stored") is not False,
         )
 
 
@@ -414,6 +483,11 @@ class SessionData:
     errors: tuple[ProtocolErrorInfo, ...]
     created_at: datetime | None
     raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    #: The robot's own run status (robot software 5+: ``idle``, ``succeeded`` ...), which
+    #: ``state`` shows as a session state; ``None`` on 4.x (``state`` is the robot's own).
+    robot_status: str | None = None
+    #: The robot's id of the run's protocol (robot software 5+), for reading it back.
+    protocol_robot_id: str | None = None
 
     @property
     def error(self) -> ProtocolErrorInfo | None:
@@ -439,6 +513,10 @@ class SessionData:
             ),
             created_at=parse_timestamp(data.get("createdAt")),
             raw=dict(data),
+            robot_status=str(details["robotStatus"]) if details.get("robotStatus") else None,
+            protocol_robot_id=(
+                str(details["protocolRobotId"]) if details.get("protocolRobotId") else None
+            ),
         )
 
 

@@ -58,8 +58,11 @@ class Transport:
         json: Any = None,
         files: Sequence[Part] | None = None,
         params: Mapping[str, str] | None = None,
+        data: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send one request and return the decoded JSON body; raise :class:`RobotError`."""
+        """Send one request and return the decoded JSON body; raise :class:`RobotError`.
+
+        ``data``: form fields sent beside ``files`` (multipart)."""
         url = self.url_for(path)
         described = f"{method} {url}"
         try:
@@ -69,6 +72,7 @@ class Transport:
                 json=json,
                 files=files,
                 params=params,
+                data=data,
                 timeout=(min(self.timeout, 5.0), self.timeout),
             )
         except requests.Timeout as exc:

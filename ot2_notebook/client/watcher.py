@@ -6,7 +6,13 @@ from the notification feed and polling ``GET /sessions/{id}`` together.
 * a real 4.x robot publishes no session events: the watcher then polls, fast after a change
   or :meth:`~SessionWatcher.poke`, backing off while nothing changes;
 * after the socket drops and comes back, and whenever a frame does not follow on from what
-  was reported, it re-reads the session with ``GET`` so no change is lost for good.
+  was reported, it re-reads the session with ``GET`` so no change is lost for good;
+* a robot on software 5+ publishes MQTT messages that only say "read it again" (the client's
+  :meth:`~ot2_notebook.client.RobotClient.session_feed` gives a
+  :class:`~ot2_notebook.client.mqtt.MqttSubscriber`, ``hints_only``): each message (a burst
+  of them: once) makes the watcher read the run at once, and what it reads is reported as
+  polls are; after the broker connection drops and comes back it reads it again, and while
+  it is down (or the robot has no broker) it polls.
 
 Guarantees. Reported changes form one chain: each ``(previous, current)`` starts where the
 last one ended (the very first is ``(None, state)``, the state found on start), and no change
@@ -54,7 +60,11 @@ log = logging.getLogger(__name__)
 
 class SessionSource(Protocol):
     """What a watcher needs of a robot client (:class:`~ot2_notebook.client.RobotClient`
-    is one): its address, a copy with its own connections, and ``GET /sessions/{id}``."""
+    is one): its address, a copy with its own connections, and ``GET /sessions/{id}``.
+
+    A source may also offer ``session_feed(session_id, on_event=, on_status=,
+    ping_interval=, start=)``, the feed to listen to (``None``: none, poll); without it the
+    watcher subscribes to the websocket feed's ``session_events``."""
 
     @property
     def base_url(self) -> str: ...
@@ -78,7 +88,10 @@ class SessionWatcher:
     ``previous=None`` for the state found on start); ``on_step(StepEvent)`` for each protocol
     step of a run; ``on_error(exc)`` when the robot cannot be reached (once per outage; the
     watcher keeps trying) or the session is gone (404; the watcher then ends, ``gone`` is
-    true). All run on the watcher's thread.
+    true); ``on_robot_status(data)`` when a read of the session finds the robot's own run
+    status changed (robot software 5+: ``stop-requested`` -> ``stopped`` is one state,
+    ``stopped``, but two statuses), after any state change it brings is reported. All run on
+    the watcher's thread.
 
     Polling without a live feed starts every ``min_interval`` s and backs off to
     ``max_interval``; with a live feed it polls every ``feed_interval`` s, and a poll that
@@ -96,6 +109,7 @@ class SessionWatcher:
         on_change: Callable[[str | None, str], None] | None = None,
         on_step: Callable[[StepEvent], None] | None = None,
         on_error: Callable[[RobotError], None] | None = None,
+        on_robot_status: Callable[[SessionData], None] | None = None,
         *,
         use_feed: bool = True,
         min_interval: float = 0.1,
@@ -111,6 +125,7 @@ class SessionWatcher:
         self.on_change = on_change
         self.on_step = on_step
         self.on_error = on_error
+        self.on_robot_status = on_robot_status
         self.min_interval = min_interval
         self.max_interval = max_interval
         self.feed_interval = feed_interval
@@ -138,16 +153,14 @@ class SessionWatcher:
         self._interval = min_interval
         self._next_poll = 0.0
         self._suspect_since: float | None = None
-        self.subscriber: NotificationSubscriber | None = None
+        self.subscriber: Any = None
+        #: Whether the feed's messages only say "read it again" (MQTT, robot software 5+).
+        self._hints = False
+        self._refetch_due = False
         if use_feed:
-            self.subscriber = NotificationSubscriber(
-                client,
-                [SESSION_EVENTS],
-                on_event=lambda n: self._queue.put(("frame", n)),
-                on_status=lambda up: self._queue.put(("status", up)),
-                ping_interval=ping_interval,
-                start=False,
-            )
+            # the watcher's own client asks the robot which feed it has (if it must ask)
+            self.subscriber = self._open_feed(self._client, session_id, ping_interval)
+            self._hints = bool(getattr(self.subscriber, "hints_only", False))
         self._thread = threading.Thread(
             target=self._run, name=f"ot2-watch {session_id[:8]}", daemon=True
         )
@@ -157,6 +170,31 @@ class SessionWatcher:
 
     def __repr__(self) -> str:
         return f"<SessionWatcher {self.session_id} state={self.state!r} mode={self.mode}>"
+
+    def _open_feed(self, client: SessionSource, session_id: str, ping_interval: float) -> Any:
+        def on_event(notification: Notification) -> None:
+            self._queue.put(("frame", notification))
+
+        def on_status(up: bool) -> None:
+            self._queue.put(("status", up))
+
+        factory = getattr(client, "session_feed", None)
+        if factory is not None:
+            return factory(
+                session_id,
+                on_event=on_event,
+                on_status=on_status,
+                ping_interval=ping_interval,
+                start=False,
+            )
+        return NotificationSubscriber(
+            client,
+            [SESSION_EVENTS],
+            on_event=on_event,
+            on_status=on_status,
+            ping_interval=ping_interval,
+            start=False,
+        )
 
     def __enter__(self) -> SessionWatcher:
         return self.start()
@@ -256,7 +294,7 @@ class SessionWatcher:
     @property
     def _trust_polls(self) -> bool:
         """Report what polls see at once, unless a connected feed may yet announce it."""
-        return not self._feed_connected or self._feed_publishes is False
+        return self._hints or not self._feed_connected or self._feed_publishes is False
 
     def _run(self) -> None:
         try:
@@ -278,6 +316,10 @@ class SessionWatcher:
                 elif kind == "poke":
                     self._interval = self.min_interval
                     self._poll(trust=self._trust_polls)
+                if self._refetch_due and self._queue.empty() and not self._gone:
+                    # every "read it again" of a burst is served by one read
+                    self._refetch_due = False
+                    self._poll(trust=True)
         except Exception:  # a bug here must not leave a silent dead watcher
             log.exception("session watcher for %s failed", self.session_id)
         finally:
@@ -320,8 +362,20 @@ class SessionWatcher:
         if self.error is not None:
             self.error = None
             self._interval = self.min_interval
+        before = self.snapshot
+        status_changed = before is not None and before.robot_status != data.robot_status
         self.snapshot = data
         self._steps_from_snapshot(data)
+        try:
+            self._poll_effect(data, trust)
+        finally:
+            if status_changed and self.on_robot_status is not None:
+                try:
+                    self.on_robot_status(data)
+                except Exception:
+                    log.exception("on_robot_status callback failed")
+
+    def _poll_effect(self, data: SessionData, trust: bool) -> None:
         now = time.monotonic()
         effect = poll_effect(
             self._last,
@@ -352,6 +406,8 @@ class SessionWatcher:
 
     def _on_status(self, connected: bool) -> None:
         self._feed_connected = connected
+        if connected and self._hints:
+            self._feed_publishes = True  # a robot with a broker publishes every change
         if connected and self._feed_publishes is True:
             # Back after a drop: what changed meanwhile was never published to us.
             self._interval = self.min_interval
@@ -362,6 +418,10 @@ class SessionWatcher:
 
     def _on_frame(self, notification: Notification) -> None:
         data = notification.data
+        if self._hints:
+            if data.get("refetch") or data.get("unsubscribe"):
+                self._refetch_due = True
+            return
         kind = data.get("type")
         if kind not in ("SessionState", "ProtocolStep"):
             return

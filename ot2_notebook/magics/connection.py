@@ -3,9 +3,10 @@
 :class:`Connection` keeps three things in step: the kernel's robots by name
 (:mod:`ot2_notebook.client.current`: the default one is :func:`ot2_notebook.current_robot`),
 the ``OT2Magics.robot_url`` setting (the default robot's URL) and the clients the extension
-owns. It does the work of ``%ot2_connect`` (read the robot's health and whether HTTP
-protocol sessions are on, then register it) and owns the simulated robots ``%ot2_connect
---simulate`` starts (one per robot name): reused while their options are unchanged,
+owns. It does the work of ``%ot2_connect`` (read the robot's health, which robot API it
+speaks, and on robot software 4.x whether HTTP protocol sessions are on, then register it)
+and owns the simulated robots ``%ot2_connect --simulate`` starts (one per robot name): reused
+while their options are unchanged,
 restarted when they change, stopped when the extension unloads (or the kernel exits: the
 simulator's launcher sees to that).
 
@@ -63,6 +64,9 @@ class ConnectionSettings(Protocol):
     def simulate_max_protocols(self) -> int: ...
 
     @property
+    def simulate_robot_software(self) -> int: ...
+
+    @property
     def simulator_python(self) -> str: ...
 
     @property
@@ -78,15 +82,19 @@ class SimulatorOptions:
     analysis_timeout: float
     python: str = ""
     command: str = ""
+    robot_software: int = 4
 
     def start_arguments(self) -> dict[str, Any]:
         """Keyword arguments of :func:`ot2_notebook.simulator.start` (``python`` and
-        ``command`` only when set)."""
+        ``command`` only when set; a software 8 robot keeps its own protocol limit)."""
         arguments: dict[str, Any] = {
             "speed": self.speed,
-            "max_protocols": self.max_protocols,
             "analysis_timeout": self.analysis_timeout,
         }
+        if self.robot_software == 4:
+            arguments["max_protocols"] = self.max_protocols
+        else:
+            arguments["robot_software"] = self.robot_software
         if self.python:
             arguments["python"] = self.python
         if self.command:
@@ -232,10 +240,12 @@ class Connection:
             raise RobotRequestError(
                 f"Connecting to {url}", exc, "The kernel's robot was not changed."
             ) from exc
-        try:
-            sessions_enabled: bool | None = bool(client.settings().get(_SESSIONS_SETTING))
-        except RobotError:
-            sessions_enabled = None
+        sessions_enabled: bool | None = None
+        if not client.uses_runs_api:  # robot software 5+ has no protocol sessions to enable
+            try:
+                sessions_enabled = bool(client.settings().get(_SESSIONS_SETTING))
+            except RobotError:
+                sessions_enabled = None
         if name is None:
             name, default = default_robot_name() or DEFAULT_NAME, True
         if self._register(name, client, default=default):
@@ -244,23 +254,31 @@ class Connection:
 
     # -- the simulated robots ----------------------------------------------------------------
 
-    def wanted_simulator(self, speed: float | None = None) -> SimulatorOptions:
-        """The options a simulator started now gets (``speed`` overrides the setting)."""
+    def wanted_simulator(
+        self, speed: float | None = None, robot_software: int | None = None
+    ) -> SimulatorOptions:
+        """The options a simulator started now gets (``speed`` and ``robot_software``
+        override the settings)."""
         settings = self.settings
+        software = robot_software or getattr(settings, "simulate_robot_software", 4) or 4
         return SimulatorOptions(
             speed=speed if speed is not None else settings.simulate_speed,
             max_protocols=settings.simulate_max_protocols,
             analysis_timeout=settings.analysis_timeout,
             python=settings.simulator_python,
             command=settings.simulator_command,
+            robot_software=int(software),
         )
 
     def ensure_simulator(
-        self, speed: float | None = None, name: str = DEFAULT_NAME
+        self,
+        speed: float | None = None,
+        name: str = DEFAULT_NAME,
+        robot_software: int | None = None,
     ) -> SimulatorHandle:
         """Robot ``name``'s simulated robot with the current options: the running one if
         they did not change, else a new one (the old one is stopped, saying so)."""
-        options = self.wanted_simulator(speed)
+        options = self.wanted_simulator(speed, robot_software)
         found = self.simulators.get(name)
         if found is not None:
             handle, running_options = found

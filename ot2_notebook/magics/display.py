@@ -185,6 +185,14 @@ def health_note(
         f"  robot software {health.api_version or '?'}, firmware {health.fw_version or '?'}, "
         f"system {health.system_version or '?'}"
     )
+    software = robot.software
+    if software.uses_runs:
+        live = (
+            f"live updates over MQTT ({software.mqtt[0]}:{software.mqtt[1]}), else polling"
+            if software.mqtt is not None
+            else "no MQTT broker: runs are followed by polling"
+        )
+        lines.append(f"  protocols and runs API (robot software 5 and later); {live}")
     if health.minimum_protocol_api_version and health.maximum_protocol_api_version:
         low = ".".join(map(str, health.minimum_protocol_api_version))
         high = ".".join(map(str, health.maximum_protocol_api_version))

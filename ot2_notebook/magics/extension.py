@@ -10,8 +10,9 @@ The connection and the flow, and with them the client, are imported on first use
 ``%load_ext ot2_notebook`` stays cheap.
 
 Settings (``%config OT2Magics.<name> = value``, or ``c.OT2Magics.<name>`` in a config file):
-``robot_url``, ``simulate_speed``, ``simulate_max_protocols``, ``analysis_timeout``,
-``wait_timeout``, ``simulator_python``, ``simulator_command``, ``make_room``, ``workspace``.
+``robot_url``, ``simulate_speed``, ``simulate_max_protocols``, ``simulate_robot_software``,
+``analysis_timeout``, ``wait_timeout``, ``simulator_python``, ``simulator_command``,
+``make_room``, ``workspace``.
 """
 
 from __future__ import annotations
@@ -66,7 +67,15 @@ class OT2Magics(Magics):
     ).tag(config=True)
     simulate_max_protocols = Int(
         1,
-        help="How many protocols the simulated robot keeps at once (a real OT-2 keeps 1).",
+        help="How many protocols a simulated robot on software 4 keeps at once (a real OT-2 "
+        "on 4.x keeps 1; one on software 8 keeps 5 that no run uses, and so does its "
+        "simulation).",
+    ).tag(config=True)
+    simulate_robot_software = Int(
+        4,
+        help="The robot software %ot2_connect --simulate imitates: 4 (protocol sessions) or 8 "
+        "(protocols and runs, as every OT-2 in the field today); --robot-software overrides "
+        "it.",
     ).tag(config=True)
     analysis_timeout = Float(
         60.0,
@@ -176,6 +185,16 @@ class OT2Magics(Magics):
             return normalize_url(value)
         except ValueError as exc:
             raise TraitError(str(exc)) from None
+
+    @validate("simulate_robot_software")
+    def _validate_robot_software(self, proposal: Any) -> int:
+        value = proposal["value"]
+        if value not in (4, 8):
+            raise TraitError(
+                f"simulate_robot_software must be 4 (protocol sessions) or 8 (protocols and "
+                f"runs), not {value!r}."
+            )
+        return int(value)
 
     @observe("robot_url")
     def _robot_url_changed(self, change: Any) -> None:
@@ -350,6 +369,15 @@ class OT2Magics(Magics):
         help="With --name: also make it the kernel's default robot (ot2_notebook."
         "current_robot()); the first robot connected is the default anyway.",
     )
+    @argument(
+        "--robot-software",
+        type=int,
+        default=None,
+        choices=(4, 8),
+        metavar="N",
+        help="With --simulate: the robot software to imitate, 4 (protocol sessions) or 8 "
+        "(protocols and runs, as today's robots); default 4.",
+    )
     @line_magic
     def ot2_connect(self, line: str = "") -> None:
         """Choose a robot for this kernel; show its health and what is on it (protocols,
@@ -366,6 +394,11 @@ class OT2Magics(Magics):
             raise UsageError("%ot2_connect: --speed applies to --simulate only.")
         if args.speed is not None and not args.speed > 0:
             raise UsageError(f"%ot2_connect: --speed must be a positive number, not {args.speed}.")
+        if args.robot_software is not None and not args.simulate:
+            raise UsageError(
+                "%ot2_connect: --robot-software applies to --simulate only (a real robot's "
+                "software is read from the robot)."
+            )
         if args.default and not args.name:
             raise UsageError("%ot2_connect: --default goes with --name NAME.")
         if args.name is not None:
@@ -381,7 +414,9 @@ class OT2Magics(Magics):
         connection = self.connection
         simulator = None
         if args.simulate:
-            simulator = connection.ensure_simulator(args.speed, args.name or DEFAULT_NAME)
+            simulator = connection.ensure_simulator(
+                args.speed, args.name or DEFAULT_NAME, robot_software=args.robot_software
+            )
             url = simulator.url
         elif args.url:
             try:

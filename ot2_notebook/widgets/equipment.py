@@ -1,7 +1,8 @@
 """``EquipmentPanel``: what a protocol needs on the robot, shown after every upload.
 
 Name, author, API level and estimated run time; pipettes by mount; the deck map; labware
-and modules tables; and the analysis errors, placed in the notebook (cell and line) when the
+and modules tables; the liquids the protocol loads (robot software 5+ analyses, API level
+2.14+); and the analysis errors, placed in the notebook (cell and line) when the
 magics say where the code came from. Nothing here talks to the robot: the panel draws the
 protocol's data as the robot analysed it, so it is cheap and has no threads.
 """
@@ -74,7 +75,8 @@ class EquipmentPanel(Panel):
 
     Parts, for code and browser tests: ``header``, ``errors_view`` (class ``ot2-errors``),
     ``pipettes_view`` (``ot2-pipettes``), ``deck`` (a :class:`DeckMap`, ``ot2-deck``),
-    ``labware_view`` (``ot2-labware-table``), ``modules_view`` (``ot2-modules-table``).
+    ``labware_view`` (``ot2-labware-table``), ``modules_view`` (``ot2-modules-table``),
+    ``liquids_view`` (``ot2-liquids-table``).
     """
 
     css_class = "ot2-equipment-panel"
@@ -122,12 +124,18 @@ class EquipmentPanel(Panel):
         self.modules_view.add_class("ot2-modules-table")
         if not equipment.modules:
             self.modules_view.layout.display = "none"
+        self.liquids_view = widgets.HTML(
+            value=self._table_html("Liquids", equipment.liquids_dataframe())
+        )
+        self.liquids_view.add_class("ot2-liquids-table")
+        if not equipment.liquids:
+            self.liquids_view.layout.display = "none"
         deck_column = widgets.VBox(
             [widgets.HTML(value=html_block("Deck", "ot2-section-title")), self.deck],
             layout=widgets.Layout(flex="1 1 320px", min_width="280px", max_width="540px"),
         )
         side_column = widgets.VBox(
-            [self.pipettes_view, self.labware_view, self.modules_view],
+            [self.pipettes_view, self.labware_view, self.modules_view, self.liquids_view],
             layout=widgets.Layout(
                 flex="1 1 300px", min_width="260px", margin="0 0 0 12px", overflow="hidden"
             ),
@@ -173,6 +181,10 @@ class EquipmentPanel(Panel):
             pipette = self.equipment.pipette_on(mount)
             lines.append(f"  {mount}: {pipette.pipette_name if pipette else 'empty'}")
         lines += [f"  {line}" for line in deck_lines(self.equipment)]
+        for liquid in self.equipment.liquids:
+            lines.append(
+                f"  liquid {liquid.name}: {liquid.volume:g} uL in {len(liquid.wells)} well(s)"
+            )
         lines += [f"  {line}" for line in error_lines(self.errors)]
         return "\n".join(lines)
 

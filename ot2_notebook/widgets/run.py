@@ -7,9 +7,12 @@ run's progress in a :class:`~ot2_notebook.widgets.progress.RunTracker`, and redr
 threads reach the browser).
 
 The buttons are enabled exactly when the robot accepts their command in the current state
-(:data:`ot2_notebook.session_states.ALLOWED_COMMANDS`). A click sends the command from the
-kernel's main thread; a failure is shown in the panel (``ot2-run-message``), logged on the
-``ot2_notebook.widgets`` logger and kept in :attr:`RunPanel.last_error`.
+(:data:`ot2_notebook.session_states.ALLOWED_COMMANDS`; for a run of robot software 5+,
+``RUNS_ALLOWED_COMMANDS``, via :meth:`Session.commands_allowed`). The robot's own run status
+(robot software 5+: ``idle``, ``succeeded`` ...) is shown beside the state. A click sends
+the command from the kernel's main thread; a failure is shown in the panel
+(``ot2-run-message``), logged on the ``ot2_notebook.widgets`` logger and kept in
+:attr:`RunPanel.last_error`.
 
 Threads. A panel owns a watcher (plus its feed socket's thread) and a renderer. They end
 when the panel is closed (:meth:`RunPanel.close`), when the session can do nothing more
@@ -64,9 +67,11 @@ _BUTTON_LOOK = {
 ErrorLocator = Callable[[ProtocolErrorInfo], "ErrorLocation | None"]
 
 
-def enabled_buttons(state: str | None) -> frozenset[str]:
-    """The buttons that are enabled in ``state``: those whose command the robot allows."""
-    allowed = states.ALLOWED_COMMANDS.get(state or "", frozenset())
+def enabled_buttons(state: str | None, allowed: frozenset[str] | None = None) -> frozenset[str]:
+    """The buttons that are enabled in ``state``: those whose command the robot allows
+    (``allowed``: the robot's commands in that state; by default a 4.x session's)."""
+    if allowed is None:
+        allowed = states.ALLOWED_COMMANDS.get(state or "", frozenset())
     return frozenset(name for name, command in BUTTON_COMMANDS.items() if command in allowed)
 
 
@@ -248,6 +253,7 @@ class RunPanel(Panel):
             on_change=self._on_change,
             on_step=self._on_step,
             on_error=self._on_error,
+            on_robot_status=self._on_robot_status,
             use_feed=use_feed,
             **{**options, "start": False},
         )
@@ -272,6 +278,12 @@ class RunPanel(Panel):
             self.tracker.on_step(step)
             if self._message_is_transient():
                 self._message = None
+            self._after_update()
+
+    def _on_robot_status(self, data: SessionData) -> None:
+        """The robot's own run status changed within one state (``stop-requested`` ->
+        ``stopped``): redraw, and end the threads once the run is over for good."""
+        with self._lock:
             self._after_update()
 
     def _on_error(self, exc: RobotError) -> None:
@@ -306,7 +318,7 @@ class RunPanel(Panel):
                 self._set_message("info", f"{self._retired}: {name} is not available here.")
                 self._render()
                 return
-            if not states.is_allowed(state or "", command):
+            if command not in self.session.commands_allowed(state):
                 self._set_message(
                     "info", f"{name} is not possible while the session is {state!r}: ignored."
                 )
@@ -350,7 +362,11 @@ class RunPanel(Panel):
         with self._lock:
             tracker = self.tracker
             state = tracker.state
-            enabled = frozenset() if self._retired or tracker.gone else enabled_buttons(state)
+            enabled = (
+                frozenset()
+                if self._retired or tracker.gone
+                else enabled_buttons(state, self.session.commands_allowed(state))
+            )
             self.state_view.value = self._state_html()
             shown = "deleted" if tracker.gone else (state or "unknown")
             for name, button in self.buttons.items():
@@ -379,6 +395,16 @@ class RunPanel(Panel):
             self._rendered_state = "deleted" if tracker.gone else state
             self._state_changed.notify_all()
 
+    def _robot_status(self) -> str | None:
+        """The robot's own run status when it differs from the state shown (robot software
+        5+), from the watcher's latest look (else the session's)."""
+        watcher = self.watcher
+        data = watcher.snapshot if watcher is not None and watcher.snapshot else None
+        status = (data or self.session.data).robot_status
+        if status is None or status == self.tracker.state or self.tracker.gone:
+            return None
+        return status
+
     def _state_html(self) -> str:
         state = "deleted" if self.tracker.gone else (self.tracker.state or "unknown")
         label = state
@@ -386,7 +412,12 @@ class RunPanel(Panel):
             label = "cancelled" if self.tracker.cancelled else "loading"
         elif self.tracker.waiting_for_user() is not None:
             label = "waiting for you"
-        return html_block(f'<span class="ot2-badge ot2-state-{esc(state)}">{esc(label)}</span>')
+        robot = self._robot_status()
+        status = f' <span class="ot2-muted ot2-robot-status">robot: {esc(robot)}</span>'
+        return html_block(
+            f'<span class="ot2-badge ot2-state-{esc(state)}">{esc(label)}</span>'
+            + (status if robot else "")
+        )
 
     def _progress_text(self) -> str:
         tracker = self.tracker
@@ -498,6 +529,12 @@ class RunPanel(Panel):
         tracker = self.tracker
         if tracker.gone or tracker.state == states.ERROR:
             return True
+        watcher = self.watcher
+        data = watcher.snapshot if watcher is not None and watcher.snapshot else self.session.data
+        if data.robot_status is not None and data.robot_status not in states.RUN_TERMINAL_STATUSES:
+            return False  # robot software 5+: stopping, or not started yet
+        if tracker.state == states.FINISHED and not self.session.commands_allowed(tracker.state):
+            return True  # a run of robot software 5+ runs once
         return tracker.state == states.STOPPED and tracker.cancelled
 
     def _stop_threads(self, *, final_render: bool) -> None:
@@ -609,6 +646,9 @@ class RunPanel(Panel):
                 state += " (cancelled)" if tracker.cancelled else " (loading)"
             elif tracker.waiting_for_user() is not None:
                 state += " (waiting for you)"
+            robot = self._robot_status()
+            if robot:
+                state += f" [robot: {robot}]"
             lines = [f"RunPanel: {name} ({self.session.protocol_id})", f"  state: {state}"]
             lines.append(f"  progress: {self._progress_text()}")
             if tracker.current is not None:
