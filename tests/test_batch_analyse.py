@@ -101,9 +101,11 @@ def test_errors_say_what_and_where(quick_batch: BatchResult) -> None:
     assert "reagent_tables" in missing["message"]
     dilution = by_name["serial_dilution.py"]
     assert dilution.ok and dilution.error is None
-    assert dilution.support_files == (
+    assert dilution.support_files == (  # the folder's other files; its README is skipped
+        "basic_transfer_config.json",
         "dilution_helpers.py",
         "dilution_settings.json",
+        "helpers.py",
         "ot2nb_6_tuberack_5000ul.json",
     )
     assert dilution.steps > 0 and dilution.estimated_duration and dilution.estimated_duration > 0

@@ -18,6 +18,7 @@ from ot2_notebook import batch
 from ot2_notebook.batch.command import build_command, run_batch
 from ot2_notebook.batch.display import TextProgress, WidgetProgress
 from ot2_notebook.simulator.batch import analyse as analyse_here
+from ot2_notebook.simulator.environment import SimulatorSetupError, simulator_interpreter
 from tests.conftest import PROTOCOLS, wait_until
 
 PATHS = [PROTOCOLS / n for n in ("serial_dilution.py", "raises.py", "custom_labware.py")]
@@ -42,12 +43,13 @@ def test_the_dataframe_equals_the_simulator_sides(
 
 
 def test_the_interpreter_comes_from_ot2_sim_python(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OT2_SIM_PYTHON", sys.executable)
-    assert batch.simulator_python() == sys.executable
+    simulator = simulator_interpreter()  # the simulator's environment, wherever tests found it
+    monkeypatch.setenv("OT2_SIM_PYTHON", simulator)
+    assert batch.simulator_python() == simulator
     frame = batch.analyse(PATHS[:1], progress=False)
     assert frame["ok"].tolist() == [True]
     monkeypatch.setenv("OT2_SIM_PYTHON", "/nonexistent/python")
-    with pytest.raises(batch.BatchError, match="Cannot start the simulator's Python"):
+    with pytest.raises(SimulatorSetupError, match="OT2_SIM_PYTHON: '/nonexistent/python' is not"):
         batch.analyse(PATHS[:1], progress=False)
 
 

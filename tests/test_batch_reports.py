@@ -313,7 +313,12 @@ def test_without_opentrons_every_protocol_is_an_error_not_a_failure(tmp_path: Pa
             *(str(bare / "bin" / "python"), "-m", "ot2_notebook.simulator", "analyse"),
             *(str(PROTOCOLS / "moves.py"), str(PROTOCOLS / "raises.py"), "--junit", str(junit)),
         ],
-        env={"PYTHONPATH": str(repository), "PATH": "/usr/bin:/bin"},
+        # the batch's hosts run in the simulator's environment: here, by mistake, this one
+        env={
+            "PYTHONPATH": str(repository),
+            "PATH": "/usr/bin:/bin",
+            "OT2_SIM_PYTHON": str(bare / "bin" / "python"),
+        },
         capture_output=True,
         text=True,
         timeout=300,

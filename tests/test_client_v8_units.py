@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import gc
 import json
+import subprocess
 import sys
 import traceback
 from collections.abc import Iterator, Mapping
@@ -28,6 +29,7 @@ from ot2_notebook.client.packing import BOOT_LINES, BundleKey, is_labware_defini
 from ot2_notebook.client.protocols_v8 import protocol_json, protocol_name
 from ot2_notebook.client.runs_v8 import action_events, session_json
 from ot2_notebook.client.software import RobotSoftware
+from ot2_notebook.simulator.environment import simulator_interpreter
 
 HERE = Path(__file__).resolve().parent
 RECORDED = HERE / "recordings" / "robot-server-8"
@@ -96,7 +98,7 @@ def packed(protocol: str, *support: tuple[str, str | bytes], name: str = "protoc
 
 
 def test_the_seed_packs_into_one_file_whose_helpers_import_and_whose_json_opens(
-    clean_imports: None,
+    tmp_path: Path,
 ) -> None:
     support = [
         (p.name, p.read_bytes())
@@ -112,11 +114,25 @@ def test_the_seed_packs_into_one_file_whose_helpers_import_and_whose_json_opens(
     lines = text.splitlines()
     assert lines[BOOT_LINES : BOOT_LINES + len(original)] == original  # line N is N + 2
     assert lines[-1] == "__ot2nb_end__()"
-    namespace = execute(text, "basic_transfer.py")
-    assert namespace["load_config"]("basic_transfer_config.json")["tiprack"] == (
-        "opentrons_96_tiprack_300ul"
+    # The seed imports opentrons, which only the simulator's environment has: the packed file
+    # runs there, in a fresh interpreter, as the robot runs it.
+    script = (
+        "import json, sys\n"
+        "namespace = {}\n"
+        "exec(compile(sys.stdin.read(), 'basic_transfer.py', 'exec'), namespace)\n"
+        "config = namespace['load_config']('basic_transfer_config.json')\n"
+        "print(json.dumps([config['tiprack'], callable(namespace['run'])]))\n"
     )
-    assert callable(namespace["run"])
+    done = subprocess.run(
+        [simulator_interpreter(), "-c", script],
+        input=text,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # the json is read from the bundle, not from the working directory
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == ["opentrons_96_tiprack_300ul", True]
 
 
 def test_imports_and_files_inside_functions_and_modules(clean_imports: None, tmp_path: Any) -> None:

@@ -34,7 +34,9 @@ from ot2_notebook.names import file_name_problem
 from ot2_notebook.simulator.config import Limits
 
 _SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
-_SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo"})
+# Byte code, and a folder's documentation (a README beside the protocols is for people; a
+# protocol reads data, helpers and labware, not its folder's prose).
+_SKIPPED_SUFFIXES = frozenset({".pyc", ".pyo", ".md", ".rst"})
 _RUN_TEXT = re.compile(r"^def\s+run\s*\(", re.MULTILINE)
 _PROTOCOL_MARKERS = ("metadata", "requirements")
 _MB = 1024 * 1024
@@ -74,7 +76,7 @@ class BundleError(Exception):
 
 def _skipped(path: Path) -> bool:
     name = path.name
-    return name.startswith(".") or name in _SKIPPED_DIRS or path.suffix in _SKIPPED_SUFFIXES
+    return name.startswith(".") or name in _SKIPPED_DIRS or path.suffix.lower() in _SKIPPED_SUFFIXES
 
 
 def _sets_api_level(node: ast.stmt) -> bool:

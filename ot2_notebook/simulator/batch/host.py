@@ -179,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (WorkerDied, WorkerTimeout) as exc:
             host.send((BROKEN, f"its simulation workers cannot start: {exc}"))
             return 3
+        except Exception as exc:  # said to the batch: _end_group() below kills us
+            # before a traceback could reach stderr (an environment without opentrons)
+            host.send((BROKEN, f"{type(exc).__name__}: {exc}"))
+            return 3
         host.send((READY, {**_info(), "opentrons": probe.opentrons_version}))
         host.serve()
     finally:
