@@ -36,8 +36,14 @@ def start(
     ``allow_hosts`` (names served besides this machine's loopback names, as
     ``--allow-host``), ``startup_timeout`` (s), ``robot_software`` (4, or 8: the
     ``/protocols`` + ``/runs`` API of robot-server 8), ``mqtt_broker`` (software 8:
-    ``"auto"``, ``"none"`` or ``"HOST:PORT"``). Returns a handle with ``.url`` and
-    ``.stop()``; it is also a context manager.
+    ``"auto"``, ``"none"`` or ``"HOST:PORT"``); the attached hardware: ``hardware`` (a
+    preset: ``"tutorial"``, the default, ``"recorded"``, ``"empty"``; a JSON file's path; or
+    that file's content as a dict), ``left`` and ``right`` (a pipette name or model, or
+    ``"none"``), ``modules`` (a list of module models, replacing the preset's);
+    ``robot_like=True`` (behave as a real robot-server 4.7 where a client must cope: see
+    ``ot2-sim --help``) and ``stop_delay`` (s, robot-like: how long a cancel or delete of a
+    running session holds every request). Returns a handle with ``.url`` and ``.stop()``;
+    it is also a context manager.
 
     ``python`` (the interpreter of an environment with the simulator), ``command`` (an argv
     string that runs it) and ``progress`` (called with one-line messages while an
