@@ -11,7 +11,9 @@ its failures as errors), :mod:`.files` (the files of an upload), :mod:`.http` (t
 endpoints; ``RobotClient``, ``Protocol``, ``Session``), :mod:`.models` (plain data),
 :mod:`.errors` (the ``RobotError`` family), :mod:`.current` (the kernel's robot),
 :mod:`.feed` (the websocket), :mod:`.reconcile` (what a watcher reports, as pure functions),
-:mod:`.watcher` (``SessionWatcher``). No Jupyter, no opentrons, no simulator here.
+:mod:`.watcher` (``SessionWatcher``), :mod:`.preflight` (the robot's attached hardware
+against a protocol's needs), :mod:`.safety` (never send what hangs a 4.x robot). No Jupyter,
+no opentrons, no simulator here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ot2_notebook.client.current import current_robot, set_current_robot
 from ot2_notebook.client.errors import (
     AnalysisError,
     CommandNotAllowedError,
+    EquipmentMismatchError,
     FeatureDisabledError,
     NoCurrentRobotError,
     NotFoundError,
@@ -34,12 +37,16 @@ from ot2_notebook.client.errors import (
     RunError,
     SessionNotActiveError,
     SessionTimeoutError,
+    StopRefusedError,
     UnexpectedResponseError,
     UploadLimitError,
 )
 from ot2_notebook.client.files import FileInput
 from ot2_notebook.client.http import Protocol, RobotClient, Session
 from ot2_notebook.client.models import (
+    AttachedEquipment,
+    AttachedModule,
+    AttachedPipette,
     CommandResult,
     Equipment,
     Health,
@@ -52,6 +59,7 @@ from ot2_notebook.client.models import (
     SessionEvent,
     StepEvent,
 )
+from ot2_notebook.client.preflight import EquipmentCheck, PreflightReport
 from ot2_notebook.client.urls import normalize_url
 from ot2_notebook.names import protocol_id_for
 
@@ -77,9 +85,14 @@ __all__ = [
     "HARDWARE_EVENTS",
     "SESSION_EVENTS",
     "AnalysisError",
+    "AttachedEquipment",
+    "AttachedModule",
+    "AttachedPipette",
     "CommandNotAllowedError",
     "CommandResult",
     "Equipment",
+    "EquipmentCheck",
+    "EquipmentMismatchError",
     "FeatureDisabledError",
     "FileInput",
     "Health",
@@ -90,6 +103,7 @@ __all__ = [
     "Notification",
     "NotificationSubscriber",
     "Pipette",
+    "PreflightReport",
     "Protocol",
     "ProtocolData",
     "ProtocolErrorInfo",
@@ -107,6 +121,7 @@ __all__ = [
     "SessionTimeoutError",
     "SessionWatcher",
     "StepEvent",
+    "StopRefusedError",
     "UnexpectedResponseError",
     "UploadLimitError",
     "current_robot",
