@@ -57,6 +57,9 @@ class ConnectionSettings(Protocol):
     def simulate_max_protocols(self) -> int: ...
 
     @property
+    def simulate_hardware(self) -> str: ...
+
+    @property
     def simulator_python(self) -> str: ...
 
     @property
@@ -72,15 +75,19 @@ class SimulatorOptions:
     analysis_timeout: float
     python: str = ""
     command: str = ""
+    #: The attached hardware: a preset or a JSON file (``ot2-sim --hardware``); "": default.
+    hardware: str = ""
 
     def start_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`ot2_notebook.simulator.start` (``python`` and
-        ``command`` only when set)."""
+        """Keyword arguments of :func:`ot2_notebook.simulator.start` (``python``,
+        ``command`` and ``hardware`` only when set)."""
         arguments: dict[str, Any] = {
             "speed": self.speed,
             "max_protocols": self.max_protocols,
             "analysis_timeout": self.analysis_timeout,
         }
+        if self.hardware:
+            arguments["hardware"] = self.hardware
         if self.python:
             arguments["python"] = self.python
         if self.command:
@@ -194,8 +201,11 @@ class Connection:
 
     # -- the simulated robot ---------------------------------------------------------------
 
-    def wanted_simulator(self, speed: float | None = None) -> SimulatorOptions:
-        """The options a simulator started now gets (``speed`` overrides the setting)."""
+    def wanted_simulator(
+        self, speed: float | None = None, hardware: str | None = None
+    ) -> SimulatorOptions:
+        """The options a simulator started now gets (``speed`` and ``hardware`` override
+        the settings)."""
         settings = self.settings
         return SimulatorOptions(
             speed=speed if speed is not None else settings.simulate_speed,
@@ -203,12 +213,15 @@ class Connection:
             analysis_timeout=settings.analysis_timeout,
             python=settings.simulator_python,
             command=settings.simulator_command,
+            hardware=hardware if hardware is not None else settings.simulate_hardware,
         )
 
-    def ensure_simulator(self, speed: float | None = None) -> SimulatorHandle:
+    def ensure_simulator(
+        self, speed: float | None = None, hardware: str | None = None
+    ) -> SimulatorHandle:
         """The simulated robot with the current options: the running one if they did not
         change, else a new one (the old one is stopped, saying so)."""
-        options = self.wanted_simulator(speed)
+        options = self.wanted_simulator(speed, hardware)
         handle = self.simulator
         if handle is not None and handle.running and options == self.simulator_options:
             return handle

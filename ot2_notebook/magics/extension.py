@@ -10,8 +10,8 @@ The connection and the flow, and with them the client, are imported on first use
 ``%load_ext ot2_notebook`` stays cheap.
 
 Settings (``%config OT2Magics.<name> = value``, or ``c.OT2Magics.<name>`` in a config file):
-``robot_url``, ``simulate_speed``, ``simulate_max_protocols``, ``analysis_timeout``,
-``wait_timeout``, ``simulator_python``, ``simulator_command``.
+``robot_url``, ``simulate_speed``, ``simulate_max_protocols``, ``simulate_hardware``,
+``analysis_timeout``, ``wait_timeout``, ``simulator_python``, ``simulator_command``.
 """
 
 from __future__ import annotations
@@ -65,6 +65,13 @@ class OT2Magics(Magics):
     simulate_max_protocols = Int(
         1,
         help="How many protocols the simulated robot keeps at once (a real OT-2 keeps 1).",
+    ).tag(config=True)
+    simulate_hardware = Unicode(
+        "",
+        help="The pipettes and modules of the simulated robot started by %ot2_connect "
+        "--simulate: a preset (tutorial, recorded, empty) or a JSON file, as ot2-sim "
+        "--hardware takes (e.g. one saved from a robot's robot.attached().as_hardware_file()). "
+        "Empty: the tutorials' hardware.",
     ).tag(config=True)
     analysis_timeout = Float(
         60.0,
@@ -236,6 +243,14 @@ class OT2Magics(Magics):
         metavar="X",
         help="With --simulate: pace runs at X times the estimated robot speed (e.g. 10).",
     )
+    @argument(
+        "--hardware",
+        default=None,
+        metavar="PRESET|FILE.json",
+        help="With --simulate: the robot's pipettes and modules, a preset (tutorial, "
+        "recorded, empty) or a JSON file such as one saved from "
+        "robot.attached().as_hardware_file() (see ot2-sim --help).",
+    )
     @line_magic
     def ot2_connect(self, line: str = "") -> None:
         """Choose the robot for this kernel and show its health."""
@@ -249,6 +264,8 @@ class OT2Magics(Magics):
             )
         if args.speed is not None and not args.simulate:
             raise UsageError("%ot2_connect: --speed applies to --simulate only.")
+        if args.hardware is not None and not args.simulate:
+            raise UsageError("%ot2_connect: --hardware applies to --simulate only.")
         if args.speed is not None and not args.speed > 0:
             raise UsageError(f"%ot2_connect: --speed must be a positive number, not {args.speed}.")
         from ot2_notebook.client.urls import normalize_url
@@ -256,7 +273,7 @@ class OT2Magics(Magics):
         connection = self.connection
         simulator = None
         if args.simulate:
-            simulator = connection.ensure_simulator(args.speed)
+            simulator = connection.ensure_simulator(args.speed, args.hardware)
             url = simulator.url
         elif args.url:
             try:

@@ -109,7 +109,7 @@ class Flow:
             display.show_equipment(exc.protocol, exc.problems)
             raise
         self._remember_upload(robot, built)
-        display.show_equipment(protocol)
+        display.show_equipment(protocol, preflight=robotops.equipment_report(robot, protocol))
         return protocol
 
     def _remember_upload(self, robot: RobotClient, built: BuiltBundle) -> None:
@@ -168,7 +168,11 @@ class Flow:
 
         The panel is shown once the session is ``loaded`` (loading is the robot simulating the
         protocol: brief), so the first view a saved notebook records is always the same.
+        Before anything, the robot's attached pipettes and modules are checked against what
+        the protocol needs (:class:`~ot2_notebook.magics.robotops.CellEquipmentError`).
         """
+        if protocol is not None:
+            robotops.require_equipment(robot, protocol)
         session = robotops.start_run(robot, name, self.created_on(robot), uploaded_now=uploaded_now)
         locate = self._locator(built, name)
         # The panel's threads refresh their own handle; this one is for this thread.
