@@ -427,3 +427,51 @@ def test_json_protocols_label_labware_by_their_display_names(api: Api) -> None:
         ("Samples", 2),
         ("opentrons_1_trash_1100ml_fixed", 12),
     ]
+
+
+# -- software 8: the same hardware, in robot-server 8.1.0's shapes --------------------------------
+
+RECORDINGS_8 = Path(__file__).resolve().parent / "recordings" / "robot-server-8"
+
+
+def _schemas_8() -> dict[str, Any]:
+    spec = json.loads((RECORDINGS_8 / "06_openapi_spec.json").read_text())["exchanges"][0]
+    return dict(spec["response"]["json"]["components"]["schemas"])
+
+
+def _has_required(item: dict[str, Any], schema: dict[str, Any]) -> None:
+    missing = set(schema.get("required", [])) - set(item)
+    assert not missing, f"{schema['title']}: missing {missing} in {item}"
+
+
+def test_software_8_serves_the_same_hardware(start_sim: Callable[..., SimulatorHandle]) -> None:
+    robot = start_sim(robot_software=8, mqtt_broker="none", hardware="recorded", right="none")
+    schemas = _schemas_8()
+    with Api(robot.url) as api:
+        pipettes = api.get("/pipettes").json()
+        assert pipettes == {
+            "left": RECORDED_PIPETTES["left"],
+            "right": {**EMPTY_LEFT, "mount_axis": "a", "plunger_axis": "c"},
+        }
+        instruments = api.get("/instruments").json()
+        assert instruments["meta"] == {"cursor": 0, "totalLength": 1}
+        [pipette] = instruments["data"]
+        _has_required(pipette, schemas["Pipette"])
+        assert (pipette["mount"], pipette["instrumentName"], pipette["instrumentModel"]) == (
+            "left",
+            "p10_single",
+            "p10_single_v1",
+        )
+        assert pipette["serialNumber"] == "123" and pipette["data"]["max_volume"] == 10.0
+        modules = api.get("/modules").json()["data"]
+        assert [m["moduleModel"] for m in modules] == [
+            "thermocyclerModuleV1",
+            "temperatureModuleV1",
+            "magneticModuleV1",
+        ]
+        for module, kind in zip(modules, ("Thermocycler", "Temperature", "Magnetic"), strict=True):
+            _has_required(module, schemas[f"{kind}Module"])
+            _has_required(module["data"], schemas[f"{kind}ModuleData"])
+            _has_required(module["usbPort"], schemas["UsbPort"])
+        reply = requests.get(f"{robot.url}/pipettes", timeout=30)
+        assert reply.status_code == 422 and "message" in reply.json()

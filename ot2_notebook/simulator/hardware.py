@@ -3,8 +3,9 @@
 A robot has instruments; a protocol that asks for others fails when its run loads them
 (``ot2_notebook.hardware`` has the rules). The hardware comes from a preset, a small JSON
 file, or options (``--hardware``, ``--left``, ``--right``, ``--module``), and is served on
-``GET /pipettes`` and ``GET /modules`` in robot software 4.7's shapes. Standard library only:
-the workers receive it with each run.
+``GET /pipettes`` and ``GET /modules`` in robot software 4.7's shapes (software 8 mode:
+``GET /pipettes``, ``GET /instruments`` and ``GET /modules`` in 8.1.0's). Standard library
+only: the workers receive it with each run.
 
 The file is either this simulator's own small format::
 
@@ -19,6 +20,7 @@ so one file can describe the same robot to both.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -28,6 +30,7 @@ from typing import Any
 from ot2_notebook.hardware import (
     MODULE_MODELS,
     MOUNTS,
+    PIPETTE_NAMES,
     default_pipette_model,
     pipette_name_of,
 )
@@ -131,6 +134,92 @@ class AttachedHardware:
             )
         return answer
 
+    # -- GET /instruments and GET /modules, as robot software 8 answers (software-8 mode) ------
+
+    def instruments_json_v8(self) -> list[dict[str, Any]]:
+        answer = []
+        for mount in MOUNTS:
+            pipette = self.pipette_on(mount)
+            if pipette is None:
+                continue
+            channels = PIPETTE_NAMES[pipette.name][0]
+            low, high = _VOLUMES[pipette.name]
+            answer.append(
+                {
+                    "mount": mount,
+                    "instrumentType": "pipette",
+                    "instrumentModel": pipette.model,
+                    "serialNumber": pipette.serial,
+                    "ok": True,
+                    "data": {"channels": channels, "min_volume": low, "max_volume": high},
+                    "instrumentName": pipette.name,
+                }
+            )
+        return answer
+
+    def modules_json_v8(self) -> list[dict[str, Any]]:
+        answer = []
+        for index, module in enumerate(self.modules):
+            kind, revision, _status, _data = _MODULE_LOOK[module.model]
+            answer.append(
+                {
+                    "id": hashlib.sha256(module.serial.encode()).hexdigest()[:40],
+                    "serialNumber": module.serial,
+                    "firmwareVersion": "ot2-sim",
+                    "hardwareRevision": revision,
+                    "hasAvailableUpdate": False,
+                    "moduleType": MODULE_MODELS[module.model][0],
+                    "moduleModel": module.model,
+                    "compatibleWithRobot": True,
+                    "data": dict(_MODULE_DATA_V8[kind]),
+                    "usbPort": {
+                        "port": index + 1,
+                        "portGroup": "unknown",
+                        "hub": False,
+                        "hubPort": None,
+                        "path": f"/dev/ot_module_sim_{kind}{index}",
+                    },
+                }
+            )
+        return answer
+
+
+#: The volume range of each pipette (µL), for software 8's ``GET /instruments``.
+_VOLUMES: dict[str, tuple[float, float]] = {
+    "p10_single": (1.0, 10.0),
+    "p10_multi": (1.0, 10.0),
+    "p50_single": (5.0, 50.0),
+    "p50_multi": (5.0, 50.0),
+    "p300_single": (30.0, 300.0),
+    "p300_multi": (30.0, 300.0),
+    "p1000_single": (100.0, 1000.0),
+    "p20_single_gen2": (1.0, 20.0),
+    "p20_multi_gen2": (1.0, 20.0),
+    "p300_single_gen2": (20.0, 300.0),
+    "p300_multi_gen2": (20.0, 300.0),
+    "p1000_single_gen2": (100.0, 1000.0),
+}
+
+#: An idle module's live data, as robot software 8 shapes it.
+_MODULE_DATA_V8: dict[str, Mapping[str, Any]] = {
+    "magdeck": {"status": "disengaged", "engaged": False, "height": 0.0},
+    "tempdeck": {"status": "idle", "currentTemperature": 23.0, "targetTemperature": None},
+    "thermocycler": {
+        "status": "idle",
+        "currentTemperature": 23.0,
+        "targetTemperature": None,
+        "lidStatus": "open",
+        "lidTemperatureStatus": "idle",
+        "lidTemperature": 23.0,
+        "lidTargetTemperature": None,
+        "holdTime": None,
+        "rampRate": None,
+        "currentCycleIndex": None,
+        "totalCycleCount": None,
+        "currentStepIndex": None,
+        "totalStepCount": None,
+    },
+}
 
 _TC_IDLE = {
     "lid": "open",
@@ -196,8 +285,6 @@ def _pipette(value: Any, mount: str, where: str) -> AttachedPipette | None:
         if value is None:
             return None
     if not isinstance(value, str) or pipette_name_of(value) is None:
-        from ot2_notebook.hardware import PIPETTE_NAMES
-
         raise HardwareError(
             f"{where}: {value!r} is not an OT-2 pipette for the {mount} mount. Give a name "
             f"({', '.join(PIPETTE_NAMES)}), a model such as p300_single_v2.1, or none."
