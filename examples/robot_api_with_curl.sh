@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The documented workflow with curl, against a real OT-2 or ot2-sim:
+# The documented workflow with curl, against a real OT-2 (robot software 4.x, a P300 Single
+# GEN2 on the right mount; the protocols are at API level 2.11) or ot2-sim (--robot-like too):
 #   ot2-sim &  examples/robot_api_with_curl.sh [http://127.0.0.1:31950]
+# The run is resumed before it is cancelled: cancelling a paused session hangs 4.x for good.
 set -euo pipefail
 BASE=${1:-http://127.0.0.1:31950}
 HERE=$(cd "$(dirname "$0")" && pwd)

@@ -3,10 +3,15 @@
 Upload a protocol with support files, create a protocol session, wait until it is loaded,
 start the run, wait until it finishes, then delete the session and the protocol; then a
 longer protocol is paused, resumed and cancelled. Works against a real OT-2 (robot
-software 4.x, HTTP protocol sessions enabled) and against ``ot2-sim``:
+software 4.x, HTTP protocol sessions enabled, a P300 Single GEN2 on the right mount: the
+protocols are at API level 2.11) and against ``ot2-sim`` (whose default hardware has it):
 
-    ot2-sim --speed 20 &
+    ot2-sim --speed 20 &        # or: ot2-sim --robot-like, which behaves as robot-server 4.7
     python examples/robot_api_with_requests.py [http://127.0.0.1:31950]
+
+The run is resumed before it is cancelled: a cancel (or DELETE) of a *paused* session hangs
+robot software 4.x for good, and a cancel of a running one holds the robot until the
+protocol's thread ends (seconds), so no timeout is set on these requests.
 """
 
 from __future__ import annotations
@@ -84,7 +89,7 @@ def main() -> None:
     command(session_id, "protocol.pause")
     wait_for(session_id, "paused")
     command(session_id, "protocol.resume")
-    wait_for(session_id, "running")
+    wait_for(session_id, "running")  # never cancel a paused run on a 4.x robot: it hangs
     command(session_id, "protocol.cancel")
     wait_for(session_id, "stopped")
     check(http.delete(f"{BASE}/sessions/{session_id}"), 200)

@@ -7,6 +7,7 @@ whole protocol, a full run with its events, and the kernel's current robot.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from ot2_notebook.client import (
     set_current_robot,
 )
 from ot2_notebook.client.urls import normalize_url
+from ot2_notebook.simulator import SimulatorHandle
 from tests.conftest import DILUTION, DILUTION_SUPPORT, PROTOCOLS
 
 
@@ -54,10 +56,10 @@ def test_full_workflow_with_support_files(robot: RobotClient) -> None:
     assert proto.errors == ()
     assert proto.metadata["name"] == proto.name == "Serial dilution"
     assert proto.metadata["author"] == "ot2_notebook tests"
-    assert proto.metadata["apiLevel"] == "2.13"
+    assert proto.metadata["apiLevel"] == "2.11"
     assert proto.estimated_duration is not None and proto.estimated_duration > 0
 
-    pipette = proto.equipment.pipette_on("left")  # dilution_settings.json: "mount": "left"
+    pipette = proto.equipment.pipette_on("right")  # dilution_settings.json: "mount": "right"
     assert pipette is not None and pipette.pipette_name == "p300_single_gen2"
     assert {lw.slot for lw in proto.equipment.labware} >= {1, 2, 3, 12}
     table = proto.equipment.to_dataframe()
@@ -144,7 +146,9 @@ def test_cells_upload_from_memory_without_files(robot: RobotClient, tmp_path: Pa
     assert set(tmp_path.iterdir()) == before
 
 
-def test_custom_labware_from_a_support_file(robot: RobotClient) -> None:
+def test_custom_labware_from_a_support_file(start_sim: Callable[..., SimulatorHandle]) -> None:
+    # the protocol's P1000 must be on the robot: one with a P1000 GEN2 on its left mount
+    robot = RobotClient(start_sim(left="p1000_single_gen2").url)
     proto = robot.upload(
         PROTOCOLS / "custom_labware.py", support=[PROTOCOLS / "ot2nb_6_tuberack_5000ul.json"]
     )

@@ -89,7 +89,7 @@ def test_serial_dilution_tips_and_volumes(robot: RobotClient) -> None:
     assert summary.loc[1, "tips_used"] == tips and summary.loc[1, "tips_left"] == 96 - tips
     assert summary.loc[2, "net"] == sum(plate.values())
     # the state after each tip change, step by step: one tip on the pipette at a time
-    holding = [len(timeline.state(n).pipettes["left"].tips) for n in range(len(timeline) + 1)]
+    holding = [len(timeline.state(n).pipettes["right"].tips) for n in range(len(timeline) + 1)]
     assert max(holding) == 1 and holding[-1] == 0
 
 

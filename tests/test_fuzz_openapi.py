@@ -12,12 +12,12 @@ Three fuzzers against one real ``ot2-sim`` process, each bounded in examples:
   against a model of what the robot must hold.
 
 Every answer must be below 500, and every 4xx must be the robot's JSON error envelope
-(``{"errors": [{"id", "status", "title", "detail"}]}``; the legacy routes ``/health`` and
-``/settings`` answer request validation errors as ``{"message": ...}``, as robot software 4.x
-does, recording 02). Every answer schemathesis gets must also match what the document says
-of it: its status code is one the operation lists, and its body fits that code's schema
-(success bodies and error envelopes alike). Nothing may be written outside the simulator's
-data folder.
+(``{"errors": [{"id", "status", "title", "detail"}]}``; the legacy routes ``/health``,
+``/settings``, ``/pipettes`` and ``/modules`` answer request validation errors as
+``{"message": ...}``, as robot software 4.x does, recording 02). Every answer schemathesis
+gets must also match what the document says of it: its status code is one the operation
+lists, and its body fits that code's schema (success bodies and error envelopes alike).
+Nothing may be written outside the simulator's data folder.
 
 schemathesis's pytest plugin (``@schema.parametrize`` with ``from_fixture``) fails on pytest 9
 (``'Function' object has no attribute '_nodeid'``), so its strategies are used through plain
@@ -57,7 +57,7 @@ try:
 except ImportError:  # reported by the tests that need it, not by the whole module
     schemathesis = None
 
-LEGACY_PATHS = ("/health", "/settings")
+LEGACY_PATHS = ("/health", "/settings", "/pipettes", "/modules")
 VERSION = {"Opentrons-Version": "2"}
 SMALL_PROTOCOL = b"""metadata = {"apiLevel": "2.13"}
 
@@ -159,6 +159,8 @@ def test_the_document_lists_the_robot_api(openapi: Any) -> None:
     operations = {op.ok().label for op in openapi.get_all_operations()}
     assert {
         "GET /health",
+        "GET /pipettes",
+        "GET /modules",
         "POST /protocols",
         "PATCH /protocols/{protocolId}",
         "DELETE /protocols/{protocolId}",

@@ -234,7 +234,7 @@ def run(ctx: protocol_api.ProtocolContext):
     tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
     source = ctx.load_labware("nest_12_reservoir_15ml", 2)
     target = ctx.load_labware("corning_96_wellplate_360ul_flat", 3)
-    pipette = ctx.load_instrument("p300_single_gen2", "left", tip_racks=[tips])
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
 """
 
 PART_THREE_FAILS_ON_ROBOT = """

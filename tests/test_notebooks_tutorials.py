@@ -180,4 +180,13 @@ def test_real_robot_cells_against_a_robot_like_simulator(
     # The rehearsal after the robot cells ran on the notebook's own simulated robot: there
     # the second upload made room, and the last cell deletes what the notebook made last.
     assert "removed 'robot_check'" in plain_text(cell_with(notebook, "second_protocol"))
-    assert "Deleted 1 protocol (third_protocol)" in plain_text(code_cells(notebook)[-1])
+    # the robot's hardware was saved for a simulated robot
+    saved = plain_text(cell_with(notebook, "as_hardware_file()"))
+    assert "left p20_single_v2.2" in saved and "right p300_single_v2.1" in saved
+    # a protocol for other hardware was stopped before its run, naming the mount
+    refused = plain_text(cell_with(notebook, "%%ot2_protocol big_volumes --run"))
+    assert "removed 'third_protocol'" in refused
+    assert "CellEquipmentError: Protocol 'big_volumes' was not run" in refused
+    assert "left mount: the protocol asks for p1000_single_gen2, but p20_single_v2.2" in refused
+    last = plain_text(code_cells(notebook)[-1])
+    assert "Deleted 1 protocol (big_volumes) from the robot." in last

@@ -4,11 +4,13 @@ and isolation from protocols that hang, exit or exhaust memory."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import psutil
 import pytest
 
+from ot2_notebook.simulator import SimulatorHandle
 from tests.conftest import Api, wait_until
 
 pytestmark = pytest.mark.usefixtures("clean_robot")
@@ -70,7 +72,9 @@ def test_module_protocols_at_api_2_13_analyse_and_run(
     run_to(api, protocol.removesuffix(".py"))
 
 
-def test_custom_labware_from_a_support_file(api: Api) -> None:
+def test_custom_labware_from_a_support_file(start_sim: Callable[..., SimulatorHandle]) -> None:
+    # the protocol's P1000 must be on the robot: one with a P1000 GEN2 on its left mount
+    api = Api(start_sim(left="p1000_single_gen2").url)
     reply = api.upload("custom_labware.py", "ot2nb_6_tuberack_5000ul.json")
     assert reply["data"]["errors"] == []
     slots = labware_by_slot(reply)
@@ -90,7 +94,9 @@ def test_custom_labware_without_its_definition_is_an_analysis_error(api: Api) ->
     assert error["lineNumber"] == 7
 
 
-def test_engine_level_protocol_analyses(api: Api) -> None:
+def test_engine_level_protocol_analyses(start_sim: Callable[..., SimulatorHandle]) -> None:
+    # its 8-channel pipette must be on the robot
+    api = Api(start_sim(right="p300_multi_gen2").url)
     reply = api.upload("pe_level.py")
     assert reply["data"]["errors"] == []
     assert reply["data"]["metadata"]["apiLevel"] == "2.15"

@@ -27,11 +27,11 @@ def test_upload_with_support_files_reports_equipment_and_metadata(api: Api) -> N
     assert data["errors"] == []
     assert data["metadata"]["name"] == "Serial dilution"
     assert data["metadata"]["author"] == "ot2_notebook tests"
-    assert data["metadata"]["apiLevel"] == "2.13"
+    assert data["metadata"]["apiLevel"] == "2.11"
     equipment = data["requiredEquipment"]
     assert equipment["pipettes"] == [
         {
-            "mount": "left",
+            "mount": "right",
             "requestedAs": "p300_single_gen2",
             "pipetteName": "p300_single_gen2",
             "channels": 1,

@@ -201,14 +201,14 @@ def test_panel_shows_metadata_pipettes_and_tables(robot: RobotClient) -> None:
     for expected in (
         "Serial dilution",
         "by ot2_notebook tests",
-        "API 2.13",
+        "API 2.11",
         "about 45 s to run",
         "<code>dilution_helpers.py</code>",
     ):
         assert expected in header
-    assert "<th>left</th><td><code>p300_single_gen2</code>" in panel.pipettes_view.value
+    assert "<th>right</th><td><code>p300_single_gen2</code>" in panel.pipettes_view.value
     assert "1-channel" in panel.pipettes_view.value
-    assert '<th>right</th><td><span class="ot2-muted">empty</span>' in panel.pipettes_view.value
+    assert '<th>left</th><td><span class="ot2-muted">empty</span>' in panel.pipettes_view.value
 
     table = panel.labware_table
     assert list(table["slot"]) == [1, 2, 3, 12]

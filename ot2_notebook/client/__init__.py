@@ -19,6 +19,9 @@ handles: :mod:`.software` (which API a robot speaks, from ``/health``), :mod:`.a
 (their JSON as 4.x protocols, sessions and step events), :mod:`.errors_v8` (their errors),
 :mod:`.packing` and :mod:`.packed_boot` (a bundle packed into one protocol file),
 :mod:`.mqtt` (``MqttSubscriber``, their notifications; loads paho-mqtt on first use).
+
+Safety on real robots: :mod:`.preflight` (the robot's attached hardware against a
+protocol's needs), :mod:`.safety` (never send what hangs a 4.x robot).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from ot2_notebook.client.current import (
 from ot2_notebook.client.errors import (
     AnalysisError,
     CommandNotAllowedError,
+    EquipmentMismatchError,
     FeatureDisabledError,
     NoCurrentRobotError,
     NotFoundError,
@@ -49,6 +53,7 @@ from ot2_notebook.client.errors import (
     RunError,
     SessionNotActiveError,
     SessionTimeoutError,
+    StopRefusedError,
     UnexpectedResponseError,
     UnknownRobotError,
     UploadLimitError,
@@ -62,6 +67,9 @@ from ot2_notebook.client.errors_v8 import (
 from ot2_notebook.client.files import FileInput
 from ot2_notebook.client.http import Protocol, RobotClient, Session
 from ot2_notebook.client.models import (
+    AttachedEquipment,
+    AttachedModule,
+    AttachedPipette,
     CommandResult,
     Equipment,
     Health,
@@ -75,6 +83,7 @@ from ot2_notebook.client.models import (
     SessionEvent,
     StepEvent,
 )
+from ot2_notebook.client.preflight import EquipmentCheck, PreflightReport
 from ot2_notebook.client.software import RobotSoftware
 from ot2_notebook.client.urls import normalize_url
 from ot2_notebook.names import protocol_id_for
@@ -103,9 +112,14 @@ __all__ = [
     "HARDWARE_EVENTS",
     "SESSION_EVENTS",
     "AnalysisError",
+    "AttachedEquipment",
+    "AttachedModule",
+    "AttachedPipette",
     "CommandNotAllowedError",
     "CommandResult",
     "Equipment",
+    "EquipmentCheck",
+    "EquipmentMismatchError",
     "FeatureDisabledError",
     "FileInput",
     "Health",
@@ -118,6 +132,7 @@ __all__ = [
     "Notification",
     "NotificationSubscriber",
     "Pipette",
+    "PreflightReport",
     "Protocol",
     "ProtocolData",
     "ProtocolErrorInfo",
@@ -140,6 +155,7 @@ __all__ = [
     "SessionTimeoutError",
     "SessionWatcher",
     "StepEvent",
+    "StopRefusedError",
     "UnexpectedResponseError",
     "UnknownRobotError",
     "UploadLimitError",

@@ -31,10 +31,12 @@ from ot2_notebook.session_states import ALLOWED_COMMANDS, short_name
 
 if TYPE_CHECKING:
     from ot2_notebook.client.models import ProtocolErrorInfo
+    from ot2_notebook.client.preflight import PreflightReport
 
 __all__ = [
     "AnalysisError",
     "CommandNotAllowedError",
+    "EquipmentMismatchError",
     "ErrorEntry",
     "FeatureDisabledError",
     "NoCurrentRobotError",
@@ -49,6 +51,7 @@ __all__ = [
     "SessionNotActiveError",
     "SessionTimeoutError",
     "SessionView",
+    "StopRefusedError",
     "UnexpectedResponseError",
     "UnknownRobotError",
     "UploadLimitError",
@@ -526,10 +529,14 @@ class RunError(RobotError):
         session: SessionView,
         error: ProtocolErrorInfo | None = None,
         analysis_errors: Sequence[ProtocolErrorInfo] = (),
+        equipment: PreflightReport | None = None,
     ) -> None:
         self.session = session
         self.error = error
         self.analysis_errors: tuple[ProtocolErrorInfo, ...] = tuple(analysis_errors)
+        #: When the robot gives no reason: the check of its attached hardware, if it failed
+        #: (the likely reason then: a run fails where it loads an instrument it lacks).
+        self.equipment = equipment if equipment is not None and not equipment.ok else None
         pid = session.protocol_id
         if error is not None:
             detail = str(error)
@@ -537,6 +544,16 @@ class RunError(RobotError):
         elif self.analysis_errors:
             detail = f"its protocol failed analysis: {self.analysis_errors[0]}"
             hint = f"Fix protocol {pid!r}, upload it again (replace=True) and start a new session."
+        elif self.equipment is not None:
+            problems = "; ".join(p.describe() for p in self.equipment.problems)
+            detail = (
+                "the robot does not say why (robot software 4.x hides run errors), but it "
+                f"lacks what the protocol needs: {problems}"
+            )
+            hint = (
+                "Attach the pipettes and modules the protocol asks for, or change the "
+                "protocol to use what is attached (robot.attached()); then start a new run."
+            )
         else:
             detail = "the robot does not say why (robot software 4.x hides run errors)"
             hint = (
@@ -560,6 +577,63 @@ class RunError(RobotError):
     @property
     def file(self) -> str | None:
         return self.error.file if self.error else None
+
+
+class EquipmentMismatchError(RobotError):
+    """The robot lacks a pipette or module the protocol needs (the pre-flight check before a
+    run, :mod:`ot2_notebook.client.preflight`): nothing was started.
+
+    ``preflight`` has every check; ``problems`` the failed ones, each with ``where`` (the
+    mount, or ``slot N``), ``wanted`` and ``attached``; ``mount``, ``wanted`` and ``attached``
+    are the first problem's.
+    """
+
+    def __init__(self, report: PreflightReport, request: str | None = None) -> None:
+        self.preflight = report
+        self.problems = report.problems
+        first = self.problems[0] if self.problems else None
+        self.mount = first.mount if first else None
+        self.wanted = first.wanted if first else None
+        self.attached = first.attached if first else None
+        pid = report.protocol_id
+        super().__init__(
+            None,
+            "EquipmentMismatch",
+            f"The robot does not have what protocol {pid!r} needs; the run was not started",
+            "; ".join(p.describe() for p in self.problems) or "no problem found",
+            request,
+            hint=(
+                "Attach the pipettes and modules the protocol asks for (on a robot: the "
+                "Opentrons App, robot → Pipettes & Modules), or change the protocol to use "
+                "what is attached: robot.attached() lists it. A simulated robot takes its "
+                "hardware from ot2-sim --left/--right NAME, --module MODEL or --hardware FILE "
+                "(notebook 5). To start anyway: session.start(check_equipment=False)."
+            ),
+        )
+
+
+class StopRefusedError(RobotError):
+    """A cancel or delete was not sent, because it would hang the robot: robot software
+    4.x deadlocks on a cancel or delete of a paused session, and the run could not be
+    resumed first (:mod:`ot2_notebook.client.safety`)."""
+
+    def __init__(self, session_id: str, action: str, state: str, why: str) -> None:
+        self.session_id = session_id
+        self.action = action
+        self.state = state
+        super().__init__(
+            None,
+            "StopRefused",
+            f"Did not {action} session {session_id}: it is {state!r}",
+            why,
+            None,
+            hint=(
+                "A cancel or delete of a paused session hangs robot software 4.x for good "
+                "(only a restart ends it), so this client resumes a paused run before "
+                "stopping it. Resume the run (session.resume(); close the robot's door if it "
+                "is open), then cancel again; or stop it from the Opentrons App."
+            ),
+        )
 
 
 class RunCancelledError(RobotError):

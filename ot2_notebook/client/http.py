@@ -26,9 +26,11 @@ from urllib.parse import quote
 from ot2_notebook import session_states as states
 from ot2_notebook.client.errors import (
     AnalysisError,
+    EquipmentMismatchError,
     NotFoundError,
     ProtocolExistsError,
     RobotError,
+    RobotTimeoutError,
     RunCancelledError,
     RunError,
     SessionTimeoutError,
@@ -37,6 +39,7 @@ from ot2_notebook.client.errors import (
 )
 from ot2_notebook.client.files import FileInput, Part, multipart_part, read_file, upload_parts
 from ot2_notebook.client.models import (
+    AttachedEquipment,
     CommandResult,
     Health,
     ProtocolData,
@@ -44,6 +47,8 @@ from ot2_notebook.client.models import (
     SessionData,
     SessionEvent,
 )
+from ot2_notebook.client.preflight import PreflightReport, check_equipment
+from ot2_notebook.client.safety import StopGuard
 from ot2_notebook.client.software import RobotSoftware
 from ot2_notebook.client.transport import Transport
 from ot2_notebook.client.urls import DEFAULT_PORT, DEFAULT_URL, normalize_url, notifications_url
@@ -73,6 +78,9 @@ __all__ = [
 ]
 
 API_VERSION = "2"
+#: Seconds a robot may answer nothing before a wait gives up on it (it is busy meanwhile:
+#: robot software 4.x blocks while it cancels or deletes a running session).
+BUSY_GRACE = 60.0
 
 
 def _unexpected(status: int, described: str, text: str) -> UnexpectedResponseError:
@@ -89,6 +97,10 @@ class RobotClient:
     ``robot_software`` (``4``, ``8``, ``"8.1.0"``) says which software the robot runs, so the
     client need not ask; by default it reads ``GET /health`` before its first protocol or
     session request (:attr:`software`).
+
+    Every request goes through :attr:`stop_guard` (:mod:`ot2_notebook.client.safety`): a
+    cancel or delete of a paused session, which hangs a 4.x robot, is preceded by a resume
+    (or refused), and a stop waits as long as a 4.x robot takes to answer it.
     """
 
     def __init__(
@@ -107,6 +119,7 @@ class RobotClient:
             self._use_software(robot_software)
         elif robot_software is not None:
             self._use_software(RobotSoftware.assumed(robot_software, self.transport.base_url))
+        self.stop_guard = StopGuard(self)
 
     @property
     def base_url(self) -> str:
@@ -234,9 +247,12 @@ class RobotClient:
         """Send one request and return the decoded JSON body; raise :class:`RobotError`.
 
         Public so that endpoints this client does not wrap stay reachable with the same
-        headers and error handling.
+        headers, error handling and safety rule (:attr:`stop_guard`).
         """
-        return self.transport.request(method, path, json=json, files=files, params=params)
+        timeout = self.stop_guard.prepare(method, path, json)
+        return self.transport.request(
+            method, path, json=json, files=files, params=params, timeout=timeout
+        )
 
     def _data(self, method: str, path: str, **kwargs: Any) -> Any:
         """``request()`` and unwrap the ``{"data": ...}`` envelope."""
@@ -264,6 +280,29 @@ class RobotClient:
             raise _unexpected(200, f"GET {self.url_for('/health')}", str(body))
         self._use_software(RobotSoftware.from_health(body, self.base_url))
         return Health.from_json(body)
+
+    def attached(self) -> AttachedEquipment:
+        """The pipettes on the robot's mounts and the modules plugged in (``GET /pipettes``,
+        ``GET /modules``)."""
+        pipettes = self.request("GET", "/pipettes")
+        modules = self.request("GET", "/modules")
+        if not isinstance(pipettes, dict) or not isinstance(modules, dict):
+            described = f"GET {self.url_for('/pipettes')}, {self.url_for('/modules')}"
+            raise _unexpected(200, described, f"{pipettes} {modules}")
+        return AttachedEquipment.from_json(pipettes, modules)
+
+    def preflight(self, protocol: str | Protocol) -> PreflightReport:
+        """Check that the robot has the pipettes and modules ``protocol`` (an id or a
+        :class:`Protocol`) needs (:mod:`ot2_notebook.client.preflight`); ``report.ok``."""
+        stored = protocol if isinstance(protocol, Protocol) else self.protocol(protocol)
+        return check_equipment(stored.id, stored.equipment, self.attached())
+
+    def require_equipment(self, protocol: str | Protocol) -> PreflightReport:
+        """:meth:`preflight`, raising :class:`EquipmentMismatchError` on a mismatch."""
+        report = self.preflight(protocol)
+        if not report.ok:
+            raise EquipmentMismatchError(report)
+        return report
 
     def settings(self) -> dict[str, Any]:
         """The robot's advanced settings, ``{id: value}`` (``None`` means default/off)."""
@@ -667,8 +706,22 @@ class Session:
             self._pending = _PendingCommand(result.id, state_before)
         return result
 
-    def start(self) -> CommandResult:
-        """Start the run (from ``loaded`` or ``finished``)."""
+    def start(self, *, check_equipment: bool = True) -> CommandResult:
+        """Start the run (from ``loaded`` or ``finished``).
+
+        First checks that the robot has the pipettes and modules the protocol needs
+        (:meth:`RobotClient.require_equipment`): a mismatch raises
+        :class:`EquipmentMismatchError` naming the mount, what is wanted and what is attached,
+        and nothing starts. ``check_equipment=False`` skips it (the robot still checks when
+        the run loads each instrument). The check is skipped when the protocol is no longer
+        on the robot (a session may outlive it).
+        """
+        if check_equipment:
+            try:
+                self.client.require_equipment(self.protocol_id)
+            except NotFoundError as exc:
+                if exc.resource_type != "protocol":
+                    raise
         return self.execute(states.START_RUN)
 
     def start_simulate(self) -> CommandResult:
@@ -715,7 +768,8 @@ class Session:
         :class:`RunError` if the session ends in ``error`` (unless ``"error"`` is awaited),
         :class:`RunCancelledError` if the run was cancelled, :class:`SessionTimeoutError`
         naming the state it is stuck in after ``timeout`` s, and :class:`NotFoundError` if the
-        session was deleted.
+        session was deleted. Polls that time out are retried for up to :data:`BUSY_GRACE` s
+        (a 4.x robot answers nothing while it stops a run).
 
         Right after :meth:`start` from ``finished`` a poll can still show the previous run's
         ``finished``: such a stale answer is not taken as the target (see ``_PendingCommand``).
@@ -733,8 +787,19 @@ class Session:
         seen: set[str] = set()
         last_state: str | None = None
         state_since = start
+        silent_since: float | None = None
         while True:
-            self.refresh()
+            try:
+                self.refresh()
+            except RobotTimeoutError:
+                # A 4.x robot answers nothing while it stops a run (11-14 s recorded): busy,
+                # not lost, unless that lasts longer than BUSY_GRACE or the wait's timeout.
+                now = time.monotonic()
+                silent_since = now if silent_since is None else silent_since
+                if now >= deadline or now - silent_since >= BUSY_GRACE:
+                    raise
+                continue
+            silent_since = None
             now = time.monotonic()
             data = self.data
             if data.state != last_state:
@@ -763,13 +828,19 @@ class Session:
         return any(e.source == "sessionCommand" and e.event == states.CANCEL for e in data.events)
 
     def _run_error(self) -> RunError:
+        """The error of a session in ``error``; when the robot gives no reason (4.x robots
+        never do), the protocol's analysis errors or the check of the attached hardware may."""
         analysis: tuple[ProtocolErrorInfo, ...] = ()
+        equipment: PreflightReport | None = None
         if self.error is None:
             try:
-                analysis = self.client.protocol(self.protocol_id).errors
+                protocol = self.client.protocol(self.protocol_id)
+                analysis = protocol.errors
+                if not analysis:
+                    equipment = self.client.preflight(protocol)
             except RobotError:
-                analysis = ()
-        return RunError(self, self.error, analysis)
+                pass
+        return RunError(self, self.error, analysis, equipment)
 
     # -- views -------------------------------------------------------------------------------
 

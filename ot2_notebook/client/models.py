@@ -1,5 +1,5 @@
 """Plain data parsed from the robot's JSON: protocols, their required equipment and errors,
-sessions and their events, protocol steps, the robot's health.
+sessions and their events, protocol steps, the robot's health and attached hardware.
 
 These classes hold data only (no HTTP), so widgets and magics can render them and tests
 can build them from recorded JSON. Parsing is tolerant: a field the robot does not send
@@ -295,22 +295,38 @@ class Equipment:
 
 @dataclass(frozen=True)
 class ProtocolErrorInfo:
-    """One entry of a protocol's ``errors`` (analysis) or a session's run error."""
+    """One entry of a protocol's ``errors`` (analysis) or a session's run error.
+
+    A run that loads a pipette or module the robot lacks fails with ``wanted`` (what the
+    protocol asked for), ``attached`` (what is there, ``None``: nothing) and ``mount`` (a
+    pipette's) or ``location`` (a module's slot): the simulator adds them, 4.x robots do not.
+    """
 
     type: str
     description: str
     line: int | None = None
     file: str | None = None
     exception_type: str | None = None
+    mount: str | None = None
+    wanted: str | None = None
+    attached: str | None = None
+    location: int | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProtocolErrorInfo:
+        def text(key: str) -> str | None:
+            return str(data[key]) if data.get(key) else None
+
         return cls(
             type=str(data.get("type") or "Error"),
             description=str(data.get("description") or data.get("detail") or ""),
             line=_as_int(data.get("lineNumber")),
-            file=(str(data["fileName"]) if data.get("fileName") else None),
-            exception_type=(str(data["exceptionType"]) if data.get("exceptionType") else None),
+            file=text("fileName"),
+            exception_type=text("exceptionType"),
+            mount=text("mount"),
+            wanted=text("wanted"),
+            attached=text("attached"),
+            location=_as_int(data.get("location")),
         )
 
     def __str__(self) -> str:
@@ -569,11 +585,102 @@ class Health:
     def from_json(cls, data: Any) -> Health:
         data = _as_mapping(data)
         return cls(
-            name=str(data.get("name") or ""),
+            name=str(data.get("name") or data.get("moduleType") or ""),
             api_version=str(data.get("api_version") or ""),
             fw_version=str(data.get("fw_version") or ""),
             system_version=str(data.get("system_version") or ""),
             minimum_protocol_api_version=_as_version(data.get("minimum_protocol_api_version")),
             maximum_protocol_api_version=_as_version(data.get("maximum_protocol_api_version")),
             raw=dict(data),
+        )
+
+
+@dataclass(frozen=True)
+class AttachedPipette:
+    """The pipette on one of the robot's mounts (``GET /pipettes``); ``model`` and ``name``
+    are ``None`` on an empty mount."""
+
+    mount: str
+    model: str | None
+    name: str | None
+    serial: str | None = None
+
+    @property
+    def attached(self) -> bool:
+        return self.model is not None or self.name is not None
+
+    @classmethod
+    def from_json(cls, mount: str, data: Any) -> AttachedPipette:
+        data = _as_mapping(data)
+
+        def text(key: str) -> str | None:
+            return str(data[key]) if data.get(key) else None
+
+        return cls(mount=mount, model=text("model"), name=text("name"), serial=text("id"))
+
+
+@dataclass(frozen=True)
+class AttachedModule:
+    """A module plugged into the robot (an item of ``GET /modules``): ``model`` is its
+    ``moduleModel`` (``magneticModuleV2``)."""
+
+    model: str
+    name: str
+    serial: str | None = None
+    status: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Any) -> AttachedModule:
+        data = _as_mapping(data)
+        serial = data.get("serial") or data.get("serialNumber")  # 4.x / 5+
+        status = data.get("status")
+        return cls(
+            model=str(data.get("moduleModel") or ""),
+            name=str(data.get("name") or data.get("moduleType") or ""),
+            serial=str(serial) if serial else None,
+            status=str(status) if status else None,
+        )
+
+
+@dataclass(frozen=True)
+class AttachedEquipment:
+    """What the robot has: ``GET /pipettes`` and ``GET /modules``."""
+
+    left: AttachedPipette
+    right: AttachedPipette
+    modules: tuple[AttachedModule, ...] = ()
+
+    def pipette_on(self, mount: str) -> AttachedPipette:
+        return self.left if mount == "left" else self.right
+
+    def as_hardware_file(self) -> dict[str, Any]:
+        """This hardware in the file format of ``ot2-sim --hardware`` (JSON), so that a
+        simulated robot can have a real robot's pipettes and modules."""
+
+        def pipette(item: AttachedPipette) -> dict[str, str] | None:
+            if not item.attached:
+                return None
+            entry = {"model": str(item.model or item.name)}
+            if item.serial:
+                entry["id"] = item.serial
+            return entry
+
+        return {
+            "pipettes": {"left": pipette(self.left), "right": pipette(self.right)},
+            "modules": [
+                {"model": m.model, "serial": m.serial} if m.serial else m.model
+                for m in self.modules
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, pipettes: Any, modules: Any) -> AttachedEquipment:
+        pipettes = _as_mapping(pipettes)
+        body = _as_mapping(modules)
+        # 4.x: {"modules": [...]}; robot software 5+: {"data": [...], "meta": ...}
+        items = body.get("modules") if "modules" in body else body.get("data")
+        return cls(
+            left=AttachedPipette.from_json("left", pipettes.get("left")),
+            right=AttachedPipette.from_json("right", pipettes.get("right")),
+            modules=tuple(AttachedModule.from_json(m) for m in _as_list(items)),
         )

@@ -59,12 +59,15 @@ class Transport:
         files: Sequence[Part] | None = None,
         params: Mapping[str, str] | None = None,
         data: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         """Send one request and return the decoded JSON body; raise :class:`RobotError`.
 
-        ``data``: form fields sent beside ``files`` (multipart)."""
+        ``data``: form fields sent beside ``files`` (multipart); ``timeout`` (s) replaces the
+        transport's for this request only."""
         url = self.url_for(path)
         described = f"{method} {url}"
+        wait = self.timeout if timeout is None else float(timeout)
         try:
             response = self.http.request(
                 method,
@@ -73,14 +76,14 @@ class Transport:
                 files=files,
                 params=params,
                 data=data,
-                timeout=(min(self.timeout, 5.0), self.timeout),
+                timeout=(min(wait, 5.0), wait),
             )
         except requests.Timeout as exc:
             if isinstance(exc, requests.ConnectTimeout):
                 raise RobotUnreachableError(
                     self.base_url, "the connection timed out", described
                 ) from exc
-            raise RobotTimeoutError(self.base_url, self.timeout, described) from exc
+            raise RobotTimeoutError(self.base_url, wait, described) from exc
         except requests.ConnectionError as exc:
             raise RobotUnreachableError(self.base_url, connection_reason(exc), described) from exc
         except requests.RequestException as exc:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from ot2_notebook import session_states as states
-from ot2_notebook.client.errors import NotFoundError, RobotError
+from ot2_notebook.client.errors import NotFoundError, RobotError, RobotTimeoutError
 from ot2_notebook.client.feed import SESSION_EVENTS, Notification, NotificationSubscriber
 from ot2_notebook.client.models import SessionData, StepEvent
 from ot2_notebook.client.reconcile import (
@@ -100,6 +100,11 @@ class SessionWatcher:
     publishes session events at all: a 4.x robot's first change is reported that much
     later). ``use_feed=False`` polls only. Use :meth:`poke` after sending a command so a
     polling watcher looks at once. :meth:`close` (or ``with``) stops everything.
+
+    A robot that accepts requests but answers none for up to ``busy_grace`` s is busy, not
+    lost: robot software 4.x blocks its whole server while it cancels or deletes a running
+    session (11-14 s recorded), so polls time out meanwhile; the watcher keeps polling and
+    reports ``on_error`` only if the silence lasts longer.
     """
 
     def __init__(
@@ -118,6 +123,7 @@ class SessionWatcher:
         feed_grace: float = 0.5,
         ping_interval: float = 10.0,
         ready_timeout: float = 5.0,
+        busy_grace: float = 60.0,
         start: bool = True,
     ) -> None:
         self.session_id = session_id
@@ -130,6 +136,8 @@ class SessionWatcher:
         self.max_interval = max_interval
         self.feed_interval = feed_interval
         self.feed_grace = feed_grace
+        self.busy_grace = busy_grace
+        self._silent_since: float | None = None  # first poll that timed out, of a streak
         # Own connections: requests sessions are not meant to be shared between threads.
         self._client = client.copy()
         self._client.timeout = min(client.timeout, 10.0)
@@ -353,12 +361,22 @@ class SessionWatcher:
             self._emit_error(exc)
             return
         except RobotError as exc:
+            now = time.monotonic()
+            if isinstance(exc, RobotTimeoutError):
+                if self._silent_since is None:
+                    self._silent_since = now
+                if now - self._silent_since < self.busy_grace:
+                    # busy (a 4.x robot blocks while it stops a run), not lost: poll again
+                    log.debug("session %s: the robot is busy (%s)", self.session_id, exc)
+                    self._schedule(self.min_interval)
+                    return
             if self.error is None:
                 self._emit_error(exc)
             self.error = exc
             self._interval = min(max(self._interval, self.min_interval) * 2, 5.0)
             self._schedule(self._interval)
             return
+        self._silent_since = None
         if self.error is not None:
             self.error = None
             self._interval = self.min_interval

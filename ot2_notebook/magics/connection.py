@@ -67,6 +67,9 @@ class ConnectionSettings(Protocol):
     def simulate_robot_software(self) -> int: ...
 
     @property
+    def simulate_hardware(self) -> str: ...
+
+    @property
     def simulator_python(self) -> str: ...
 
     @property
@@ -83,10 +86,13 @@ class SimulatorOptions:
     python: str = ""
     command: str = ""
     robot_software: int = 4
+    #: The attached hardware: a preset or a JSON file (``ot2-sim --hardware``); "": default.
+    hardware: str = ""
 
     def start_arguments(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`ot2_notebook.simulator.start` (``python`` and
-        ``command`` only when set; a software 8 robot keeps its own protocol limit)."""
+        """Keyword arguments of :func:`ot2_notebook.simulator.start` (``python``,
+        ``command`` and ``hardware`` only when set; a software 8 robot keeps its own
+        protocol limit)."""
         arguments: dict[str, Any] = {
             "speed": self.speed,
             "analysis_timeout": self.analysis_timeout,
@@ -95,6 +101,8 @@ class SimulatorOptions:
             arguments["max_protocols"] = self.max_protocols
         else:
             arguments["robot_software"] = self.robot_software
+        if self.hardware:
+            arguments["hardware"] = self.hardware
         if self.python:
             arguments["python"] = self.python
         if self.command:
@@ -255,10 +263,13 @@ class Connection:
     # -- the simulated robots ----------------------------------------------------------------
 
     def wanted_simulator(
-        self, speed: float | None = None, robot_software: int | None = None
+        self,
+        speed: float | None = None,
+        robot_software: int | None = None,
+        hardware: str | None = None,
     ) -> SimulatorOptions:
-        """The options a simulator started now gets (``speed`` and ``robot_software``
-        override the settings)."""
+        """The options a simulator started now gets (``speed``, ``robot_software`` and
+        ``hardware`` override the settings)."""
         settings = self.settings
         software = robot_software or getattr(settings, "simulate_robot_software", 4) or 4
         return SimulatorOptions(
@@ -268,6 +279,7 @@ class Connection:
             python=settings.simulator_python,
             command=settings.simulator_command,
             robot_software=int(software),
+            hardware=hardware if hardware is not None else settings.simulate_hardware,
         )
 
     def ensure_simulator(
@@ -275,10 +287,11 @@ class Connection:
         speed: float | None = None,
         name: str = DEFAULT_NAME,
         robot_software: int | None = None,
+        hardware: str | None = None,
     ) -> SimulatorHandle:
         """Robot ``name``'s simulated robot with the current options: the running one if
         they did not change, else a new one (the old one is stopped, saying so)."""
-        options = self.wanted_simulator(speed, robot_software)
+        options = self.wanted_simulator(speed, robot_software, hardware)
         found = self.simulators.get(name)
         if found is not None:
             handle, running_options = found

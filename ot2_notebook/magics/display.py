@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from IPython.display import DisplayHandle
 
-    from ot2_notebook.client import Health, Protocol, ProtocolErrorInfo, RobotClient, Session
+    from ot2_notebook.client import (
+        Health,
+        PreflightReport,
+        Protocol,
+        ProtocolErrorInfo,
+        RobotClient,
+        Session,
+    )
     from ot2_notebook.magics.bundle import Change, NotebookBundle
     from ot2_notebook.magics.errors import CellProblem
     from ot2_notebook.magics.robotops import CleanupReport
@@ -87,11 +94,17 @@ def error_locations(problems: Sequence[CellProblem]) -> list[ErrorLocation]:
     ]
 
 
-def show_equipment(protocol: Protocol, problems: Sequence[CellProblem] = ()) -> EquipmentPanel:
-    """The equipment panel of an uploaded protocol, with its errors placed in cells."""
+def show_equipment(
+    protocol: Protocol,
+    problems: Sequence[CellProblem] = (),
+    *,
+    preflight: PreflightReport | None = None,
+) -> EquipmentPanel:
+    """The equipment panel of an uploaded protocol, with its errors placed in cells and the
+    check of the robot's attached hardware (``preflight``) when given."""
     from ot2_notebook.widgets import show_equipment as _show
 
-    return _show(protocol, error_locations(problems) if problems else None)
+    return _show(protocol, error_locations(problems) if problems else None, preflight=preflight)
 
 
 def show_run(

@@ -11,8 +11,8 @@ The connection and the flow, and with them the client, are imported on first use
 
 Settings (``%config OT2Magics.<name> = value``, or ``c.OT2Magics.<name>`` in a config file):
 ``robot_url``, ``simulate_speed``, ``simulate_max_protocols``, ``simulate_robot_software``,
-``analysis_timeout``, ``wait_timeout``, ``simulator_python``, ``simulator_command``,
-``make_room``, ``workspace``.
+``simulate_hardware``, ``analysis_timeout``, ``wait_timeout``, ``simulator_python``,
+``simulator_command``, ``make_room``, ``workspace``.
 """
 
 from __future__ import annotations
@@ -76,6 +76,13 @@ class OT2Magics(Magics):
         help="The robot software %ot2_connect --simulate imitates: 4 (protocol sessions) or 8 "
         "(protocols and runs, as every OT-2 in the field today); --robot-software overrides "
         "it.",
+    ).tag(config=True)
+    simulate_hardware = Unicode(
+        "",
+        help="The pipettes and modules of the simulated robot started by %ot2_connect "
+        "--simulate: a preset (tutorial, recorded, empty) or a JSON file, as ot2-sim "
+        "--hardware takes (e.g. one saved from a robot's robot.attached().as_hardware_file()). "
+        "Empty: the tutorials' hardware.",
     ).tag(config=True)
     analysis_timeout = Float(
         60.0,
@@ -378,6 +385,14 @@ class OT2Magics(Magics):
         help="With --simulate: the robot software to imitate, 4 (protocol sessions) or 8 "
         "(protocols and runs, as today's robots); default 4.",
     )
+    @argument(
+        "--hardware",
+        default=None,
+        metavar="PRESET|FILE.json",
+        help="With --simulate: the robot's pipettes and modules, a preset (tutorial, "
+        "recorded, empty) or a JSON file such as one saved from "
+        "robot.attached().as_hardware_file() (see ot2-sim --help).",
+    )
     @line_magic
     def ot2_connect(self, line: str = "") -> None:
         """Choose a robot for this kernel; show its health and what is on it (protocols,
@@ -392,6 +407,8 @@ class OT2Magics(Magics):
             )
         if args.speed is not None and not args.simulate:
             raise UsageError("%ot2_connect: --speed applies to --simulate only.")
+        if args.hardware is not None and not args.simulate:
+            raise UsageError("%ot2_connect: --hardware applies to --simulate only.")
         if args.speed is not None and not args.speed > 0:
             raise UsageError(f"%ot2_connect: --speed must be a positive number, not {args.speed}.")
         if args.robot_software is not None and not args.simulate:
@@ -415,7 +432,10 @@ class OT2Magics(Magics):
         simulator = None
         if args.simulate:
             simulator = connection.ensure_simulator(
-                args.speed, args.name or DEFAULT_NAME, robot_software=args.robot_software
+                args.speed,
+                args.name or DEFAULT_NAME,
+                robot_software=args.robot_software,
+                hardware=args.hardware,
             )
             url = simulator.url
         elif args.url:

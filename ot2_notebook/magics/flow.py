@@ -134,7 +134,7 @@ class Flow:
                     f"Protocol {built.name!r} is unchanged on the robot and its run is "
                     f"{live.state} (session {live.id}), so it was not uploaded again."
                 )
-                display.show_equipment(stored)
+                display.show_equipment(stored, preflight=robotops.equipment_report(robot, stored))
                 return stored
         try:
             protocol = robotops.replace_protocol(
@@ -143,7 +143,7 @@ class Flow:
         except CellAnalysisError as exc:
             display.show_equipment(exc.protocol, exc.problems)
             raise
-        display.show_equipment(protocol)
+        display.show_equipment(protocol, preflight=robotops.equipment_report(robot, protocol))
         return protocol
 
     def ready_to_run(
@@ -187,10 +187,14 @@ class Flow:
 
         The panel is shown once the session is ``loaded`` (loading is the robot simulating the
         protocol: brief), so the first view a saved notebook records is always the same.
+        Before anything, the robot's attached pipettes and modules are checked against what
+        the protocol needs (:class:`~ot2_notebook.magics.robotops.CellEquipmentError`).
         """
         live = self.live_run(robot, name)
         if live is not None:
             return self.follow(robot, live, built, protocol, wait)
+        if protocol is not None:
+            robotops.require_equipment(robot, protocol)
         session = self._waiting_session(robot, name) if not uploaded_now else None
         if session is None:
             session = robotops.start_run(robot, name, self.ledger, uploaded_now=uploaded_now)

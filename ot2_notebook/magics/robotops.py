@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from ot2_notebook import session_states as states
 from ot2_notebook.client import (
     AnalysisError,
+    EquipmentMismatchError,
     NotFoundError,
+    PreflightReport,
     Protocol,
     ProtocolErrorInfo,
     RobotClient,
@@ -43,11 +45,14 @@ from ot2_notebook.magics.slots import make_room
 
 __all__ = [
     "CellAnalysisError",
+    "CellEquipmentError",
     "CellRunError",
     "cleanup",
+    "equipment_report",
     "error_problems",
     "live_session",
     "replace_protocol",
+    "require_equipment",
     "start_run",
     "wait_for_run",
 ]
@@ -109,6 +114,47 @@ class CellRunError(ProtocolCellError, RunError):
             f"The session is in state 'error'; protocol {name!r} is still on the robot.",
             "Fix the cell, run it again, and start a new run." if problems else run_error.hint,
         )
+
+
+class CellEquipmentError(OT2MagicError, EquipmentMismatchError):
+    """The robot lacks a pipette or module the protocol needs: the run was not started.
+    Also an :class:`~ot2_notebook.client.EquipmentMismatchError` (``mount``, ``wanted``,
+    ``attached``, ``preflight``)."""
+
+    def __init__(self, error: EquipmentMismatchError) -> None:
+        EquipmentMismatchError.__init__(self, error.preflight, error.request)
+        name = error.preflight.protocol_id
+        lines = [f"Protocol {name!r} was not run: the robot does not have what it needs."]
+        lines += [f"  {problem.describe()}" for problem in error.problems]
+        lines.append(
+            f"Nothing was started; protocol {name!r} is on the robot. {error.hint}".replace(
+                " To start anyway: session.start(check_equipment=False).", ""
+            )
+        )
+        OT2MagicError.__init__(self, "\n".join(lines))
+
+
+def equipment_report(robot: RobotClient, protocol: Protocol) -> PreflightReport | None:
+    """The check of the robot's attached hardware for ``protocol``, for its equipment panel
+    (``None`` when the protocol failed analysis or the robot cannot say)."""
+    if protocol.errors:
+        return None
+    try:
+        return robot.preflight(protocol)
+    except RobotError:
+        return None
+
+
+def require_equipment(robot: RobotClient, protocol: Protocol) -> None:
+    """Check before a run that the robot has what ``protocol`` needs
+    (:class:`CellEquipmentError` if not)."""
+    try:
+        robot.require_equipment(protocol)
+    except EquipmentMismatchError as exc:
+        raise CellEquipmentError(exc) from None
+    except RobotError as exc:
+        doing = f"Checking the robot's pipettes and modules for {protocol.id!r}"
+        raise RobotRequestError(doing, exc, "No run was started.") from exc
 
 
 def _kind(info: ProtocolErrorInfo) -> str:
@@ -303,9 +349,10 @@ def load_session(session: Session, built: BuiltBundle | None, timeout: float) ->
 
 
 def begin(session: Session) -> None:
-    """Send ``protocol.startRun``."""
+    """Send ``protocol.startRun`` (the attached hardware was checked before the session was
+    made: :func:`require_equipment`)."""
     try:
-        session.start()
+        session.start(check_equipment=False)
     except RobotError as exc:
         raise RobotRequestError(f"Starting the run of {session.protocol_id!r}", exc) from exc
 

@@ -13,14 +13,16 @@ from ot2_notebook._version import __version__
 from ot2_notebook.simulator.analysis import UnsupportedOpentrons
 from ot2_notebook.simulator.api import (
     handlers,
+    hardware,
     health,
     notifications,
     protocols,
     sessions,
     settings,
+    simulator,
 )
 from ot2_notebook.simulator.api.local_only import HostPolicy, LocalOnly
-from ot2_notebook.simulator.api.middleware import BodySizeLimit, VersionHeaders
+from ot2_notebook.simulator.api.middleware import BodySizeLimit, RobotLikeRequests, VersionHeaders
 from ot2_notebook.simulator.config import SimulatorConfig
 from ot2_notebook.simulator.robot import SimulatedRobot
 
@@ -66,10 +68,14 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app.state.robot = robot
     app.state.startup_error = None
     handlers.install(app)
-    for module in (health, settings, protocols, sessions, notifications):
+    for module in (health, settings, hardware, protocols, sessions, notifications):
         app.include_router(module.router)
+    if robot.request_log is not None:
+        app.include_router(simulator.router)
+        app.add_middleware(RobotLikeRequests, log=robot.request_log, gate=robot.gate)
     # the last added runs first: version headers on every answer, then the Host and Origin
-    # check before anything is read, then the bound on the body's size
+    # check before anything is read, then the bound on the body's size (then, robot-like,
+    # the request log and the gate)
     app.add_middleware(BodySizeLimit, max_bytes=config.limits.max_request_bytes)
     app.add_middleware(LocalOnly, policy=HostPolicy.build(config.host, config.allow_hosts))
     app.add_middleware(VersionHeaders)

@@ -12,7 +12,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ot2_notebook.simulator.config import DEFAULT_PORT, Limits, SimulatorConfig
+from ot2_notebook.simulator.config import (
+    DEFAULT_PORT,
+    DEFAULT_STOP_DELAY,
+    ROBOT_SOFTWARE_4_MAX_API,
+    Limits,
+    SimulatorConfig,
+)
+from ot2_notebook.simulator.hardware import PRESETS, HardwareError, hardware_from_options
 
 if TYPE_CHECKING:  # imported when the server starts, so that --help answers at once
     import uvicorn
@@ -121,6 +128,53 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="publish no session_events on the notification feed, as a real 4.x robot",
     )
+    hardware = parser.add_argument_group(
+        "attached hardware",
+        "The pipettes and modules the robot has. A run whose protocol loads others fails "
+        "where a robot's run fails (state 'error'); GET /pipettes and GET /modules show them.",
+    )
+    hardware.add_argument(
+        "--hardware",
+        default=None,
+        metavar="PRESET|FILE.json",
+        help="a preset ("
+        + "; ".join(f"{name}: {about}" for name, (_hw, about) in PRESETS.items())
+        + ') or a JSON file: {"pipettes": {"left": NAME, "right": NAME}, "modules": '
+        "[MODEL, ...]}, or robot-server's simulator file (attached_instruments ...)",
+    )
+    hardware.add_argument(
+        "--left",
+        default=None,
+        metavar="PIPETTE",
+        help="the pipette on the left mount: a name (p20_single_gen2), a model "
+        "(p20_single_v2.2) or none",
+    )
+    hardware.add_argument("--right", default=None, metavar="PIPETTE", help="the right mount's")
+    hardware.add_argument(
+        "--module",
+        action="append",
+        default=None,
+        metavar="MODEL",
+        help="a module plugged in (magneticModuleV2, temperatureModuleV1, thermocyclerModuleV1, "
+        "...; repeatable, replaces the preset's modules; none for none)",
+    )
+    parser.add_argument(
+        "--robot-like",
+        action="store_true",
+        help="behave as a real robot-server 4.7 where a client must cope: no session events, "
+        "API level 2.11 at most, no run errors (nor the simulator's other additions) in "
+        "answers, a cancel or delete of a running session holds every request for "
+        "--stop-delay s; a cancel or delete of a paused session (which deadlocks 4.7) is "
+        "refused and recorded in GET /simulator/requests",
+    )
+    parser.add_argument(
+        "--stop-delay",
+        type=float,
+        default=DEFAULT_STOP_DELAY,
+        metavar="SECONDS",
+        help=f"robot-like: how long a cancel or delete of a running session blocks the "
+        f"server (default {DEFAULT_STOP_DELAY:g}, as recorded on 4.7; 0 for none)",
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,
@@ -151,6 +205,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     max_request = int(args.max_upload_mb * 1024 * 1024)
+    try:
+        hardware = hardware_from_options(
+            args.hardware, left=args.left, right=args.right, modules=args.module
+        )
+    except HardwareError as exc:
+        raise SystemExit(f"ot2-sim: {exc}") from None
+    if args.stop_delay < 0:
+        raise SystemExit(f"ot2-sim: --stop-delay must be 0 or more, not {args.stop_delay:g}")
+    max_api_level = args.max_api_level
+    if args.robot_like:
+        max_api_level = min(max_api_level or ROBOT_SOFTWARE_4_MAX_API, ROBOT_SOFTWARE_4_MAX_API)
     return SimulatorConfig(
         host=args.host,
         port=args.port,
@@ -159,9 +224,12 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         mqtt_broker=args.mqtt_broker,
         analysis_timeout=args.analysis_timeout,
         speed=args.speed,
-        max_api_level=args.max_api_level,
+        max_api_level=max_api_level,
         protocol_sessions=not args.no_protocol_sessions,
-        session_events=not args.no_session_events,
+        session_events=not (args.no_session_events or args.robot_like),
+        hardware=hardware,
+        robot_like=args.robot_like,
+        stop_delay=args.stop_delay,
         data_dir=args.data_dir,
         spare_workers=max(0, args.spare_workers),
         allow_hosts=tuple(args.allow_host),
@@ -197,6 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="ot2-sim: %(message)s")
     config = config_from_args(args)
+    log.info("attached hardware: %s", config.hardware.describe())
+    if config.robot_like:
+        log.info(
+            "robot-like: as robot-server 4.7 (no session events, API <= %s, stops block %g s)",
+            ".".join(map(str, config.max_api_level or ())),
+            config.stop_delay,
+        )
     if not config.is_loopback:
         log.warning(
             "listening on %s: the robot API has no authentication, so anyone who can reach "

@@ -6,7 +6,14 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ot2_notebook.simulator.hardware import TUTORIAL, AttachedHardware
+
 DEFAULT_PORT = 31950
+#: Robot-like mode: seconds a cancel or delete of a running session holds the whole server
+#: (robot-server 4.7 blocked 11 s and 14 s in recordings 12 and 13).
+DEFAULT_STOP_DELAY = 12.0
+#: The highest Python Protocol API level robot software 4.7 runs.
+ROBOT_SOFTWARE_4_MAX_API = (2, 11)
 LOCALHOST = "localhost"
 
 
@@ -66,6 +73,16 @@ class SimulatorConfig:
     #: Software 8: where MQTT notifications go: "auto" (start mosquitto if installed), "none",
     #: or "HOST:PORT" of a broker.
     mqtt_broker: str = "auto"
+    #: The robot's pipettes and modules (``--hardware``, ``--left``, ``--right``, ``--module``);
+    #: a run's protocol must find the instruments it loads among them.
+    hardware: AttachedHardware = TUTORIAL
+    #: Behave as a real robot-server 4.7 where a client must cope (``--robot-like``): no
+    #: session events, API <= 2.11, no run errors or other additions in answers, a cancel or
+    #: delete of a running session that holds every request for ``stop_delay`` s, and a
+    #: request log (``GET /simulator/requests``) in which a cancel or delete of a paused
+    #: session, which deadlocks a real 4.7 server, is recorded and refused.
+    robot_like: bool = False
+    stop_delay: float = DEFAULT_STOP_DELAY
 
     @property
     def is_loopback(self) -> bool:

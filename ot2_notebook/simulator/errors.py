@@ -93,6 +93,23 @@ class OriginNotAllowed(RobotServerError):
     error_id = "OriginNotAllowed"
 
 
+class WouldDeadlock(RobotServerError):
+    """Robot-like mode: a request that hangs a real robot-server 4.7 for good (a cancel or
+    delete of a paused session, recordings 15 and 16), refused rather than imitated."""
+
+    status_code = 409
+    title = "Would Deadlock The Robot"
+    error_id = "WouldDeadlock"
+
+    def __init__(self, request: str, session_id: str) -> None:
+        super().__init__(
+            f"{request} of session '{session_id}' while it is paused deadlocks robot-server "
+            "4.7: it never answers again and only a restart of the robot ends it. ot2-sim "
+            "--robot-like refuses it (and records it in GET /simulator/requests). Resume the "
+            "run first (protocol.resume), then cancel or delete it."
+        )
+
+
 class OutdatedAPIVersion(RobotServerError):
     status_code = 400
     title = "Requested HTTP API version no longer supported"

@@ -114,7 +114,25 @@ _OPTION_FLAGS = {
     "log_level": "--log-level",
     "robot_software": "--robot-software",
     "mqtt_broker": "--mqtt-broker",
+    "left": "--left",
+    "right": "--right",
+    "stop_delay": "--stop-delay",
 }
+_SWITCHES = {"robot_like": "--robot-like"}
+
+
+def _hardware_argument(value: Any) -> str:
+    """``hardware=`` is a preset name, a JSON file's path, or the file's content as a dict
+    (written to a temporary file for the child)."""
+    if isinstance(value, dict):
+        import json
+
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="ot2-sim-hardware-", suffix=".json", delete=False, encoding="utf-8"
+        ) as file:
+            json.dump(value, file)
+        return file.name
+    return str(value)
 
 
 def _arguments(options: dict[str, Any]) -> list[str]:
@@ -126,6 +144,19 @@ def _arguments(options: dict[str, Any]) -> list[str]:
         elif name == "session_events":
             if not value:
                 args.append("--no-session-events")
+        elif name in _SWITCHES:
+            if value:
+                args.append(_SWITCHES[name])
+        elif name == "hardware":
+            if value is not None:
+                args += ["--hardware", _hardware_argument(value)]
+        elif name == "modules":
+            if isinstance(value, str):
+                raise TypeError("start(modules=...) takes a list of module models, not one string")
+            for model in value if value is not None else ():
+                args += ["--module", str(model)]
+            if value is not None and not value:
+                args += ["--module", "none"]
         elif name == "allow_hosts":
             if isinstance(value, str):
                 raise TypeError("start(allow_hosts=...) takes a list of names, not one string")
@@ -136,7 +167,17 @@ def _arguments(options: dict[str, Any]) -> list[str]:
                 args += [_OPTION_FLAGS[name], str(value)]
         else:
             known = ", ".join(
-                sorted([*_OPTION_FLAGS, "allow_hosts", "protocol_sessions", "session_events"])
+                sorted(
+                    [
+                        *_OPTION_FLAGS,
+                        *_SWITCHES,
+                        "allow_hosts",
+                        "hardware",
+                        "modules",
+                        "protocol_sessions",
+                        "session_events",
+                    ]
+                )
             )
             raise TypeError(f"start() got an unknown option {name!r}; known options: {known}")
     return args

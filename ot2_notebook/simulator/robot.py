@@ -20,6 +20,14 @@ from ot2_notebook.simulator.analysis import Analyzer
 from ot2_notebook.simulator.config import SimulatorConfig
 from ot2_notebook.simulator.notifications import NotificationHub
 from ot2_notebook.simulator.protocol_store import ProtocolStore
+from ot2_notebook.simulator.robot_like import (
+    Answers,
+    Gate,
+    RequestLog,
+    RobotLikeAnswers,
+    RobotLikeStops,
+    Stops,
+)
 from ot2_notebook.simulator.runner import SessionRunner
 from ot2_notebook.simulator.sessions import SessionManager
 from ot2_notebook.simulator.uploads import ProtocolUploads
@@ -84,6 +92,7 @@ class SimulatedRobot:
             self.pool,
             speed=config.speed,
             stall_timeout=config.analysis_timeout,
+            hardware=config.hardware,
         )
         self.sessions = SessionManager(
             self.data_dir / "sessions",
@@ -94,6 +103,14 @@ class SimulatedRobot:
             simulate_wait=config.analysis_timeout,
         )
         self.info: ProbeResult | None = None
+        #: What the robot-like mode changes (README "The robot-like mode"); the default
+        #: mode's answers are as they are and its stops are at once.
+        self.answers: Answers = RobotLikeAnswers() if config.robot_like else Answers()
+        self.gate = Gate()
+        self.stops: Stops = (
+            RobotLikeStops(config.stop_delay, self.gate) if config.robot_like else Stops()
+        )
+        self.request_log: RequestLog | None = RequestLog() if config.robot_like else None
 
     def start(self) -> None:
         """Start the warm worker pool (imports opentrons once), learn its versions and check
@@ -150,5 +167,6 @@ class SimulatedRobot:
                 "max_protocols": self.config.max_protocols,
                 "speed": self.config.speed,
                 "session_events": self.config.session_events,
+                "hardware": self.config.hardware.describe(),
             },
         }

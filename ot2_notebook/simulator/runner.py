@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ot2_notebook.simulator.analysis import Analysis, Analyzer, crash_error, timeout_error
+from ot2_notebook.simulator.hardware import AttachedHardware
 from ot2_notebook.simulator.workers import messages
 from ot2_notebook.simulator.workers.messages import (
     Control,
@@ -144,11 +145,14 @@ class SessionRunner:
         *,
         speed: float | None,
         stall_timeout: float,
+        hardware: AttachedHardware | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.pool = pool
         self.speed = speed
         self.stall_timeout = stall_timeout
+        #: The robot's instruments, which a run's protocol must find (``None``: any loads).
+        self.hardware = hardware
         self._threads: set[threading.Thread] = set()
         self._runs: set[RunHandle] = set()
         self._lock = threading.Lock()
@@ -227,6 +231,7 @@ class SessionRunner:
                     job.protocol_file,
                     self.speed,
                     self.analyzer.max_api_level,
+                    hardware=self.hardware,
                 )
             )
             while not handle.cancelled:

@@ -153,6 +153,11 @@ class SessionManager:
         with self._lock:
             return self._get(session_id).to_json()
 
+    def state_of(self, session_id: str) -> str:
+        """The session's current state (404 if there is none)."""
+        with self._lock:
+            return self._get(session_id).state
+
     def snapshots(self, session_type: str | None = None) -> list[dict[str, Any]]:
         """Every session of ``session_type`` (all when ``None``), oldest first."""
         if session_type not in (None, PROTOCOL_SESSION):

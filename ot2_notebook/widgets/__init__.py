@@ -51,6 +51,7 @@ from typing import Any
 
 from ot2_notebook.client.http import Protocol, RobotClient, Session
 from ot2_notebook.client.models import ProtocolData
+from ot2_notebook.client.preflight import PreflightReport
 from ot2_notebook.widgets.deck import DeckMap, SlotContent, deck_contents, deck_lines
 from ot2_notebook.widgets.equipment import EquipmentPanel
 from ot2_notebook.widgets.errors import ErrorLocation
@@ -89,13 +90,22 @@ def show_equipment(
     cell_errors: Sequence[ErrorLocation] | None = None,
     *,
     display: bool = True,
+    preflight: PreflightReport | bool | None = None,
 ) -> EquipmentPanel:
     """Build an :class:`EquipmentPanel`, display it (unless ``display=False``), return it.
+
+    ``preflight``: the check of the robot's attached hardware to show, or ``True`` to ask
+    the protocol's robot for it (``protocol`` must then be a ``Protocol``).
 
     Magics: display it *before* raising for an analysis error, so the cell shows the panel
     with the errors placed in their cells, and then fails.
     """
-    panel = EquipmentPanel(protocol, cell_errors)
+    if preflight is True:
+        if not isinstance(protocol, Protocol):
+            raise TypeError("show_equipment(..., preflight=True) needs a Protocol handle.")
+        preflight = protocol.client.preflight(protocol)
+    report = preflight if isinstance(preflight, PreflightReport) else None
+    panel = EquipmentPanel(protocol, cell_errors, preflight=report)
     if display:
         _display(panel)
     return panel

@@ -3,8 +3,10 @@
 Name, author, API level and estimated run time; pipettes by mount; the deck map; labware
 and modules tables; the liquids the protocol loads (robot software 5+ analyses, API level
 2.14+); and the analysis errors, placed in the notebook (cell and line) when the
-magics say where the code came from. Nothing here talks to the robot: the panel draws the
-protocol's data as the robot analysed it, so it is cheap and has no threads.
+magics say where the code came from. Given the pre-flight check of the robot's attached
+hardware (``RobotClient.preflight``), each pipette and module also shows whether the robot
+has it: ok, missing, or wrong (another model attached). Nothing here talks to the robot: the
+panel draws the data it is given, so it is cheap and has no threads.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import ipywidgets as widgets
 
 from ot2_notebook.client.http import Protocol
 from ot2_notebook.client.models import Equipment, ProtocolData
+from ot2_notebook.client.preflight import EquipmentCheck, PreflightReport
 from ot2_notebook.widgets.base import Panel
 from ot2_notebook.widgets.deck import DeckMap, deck_lines
 from ot2_notebook.widgets.errors import ErrorLocation, describe_error
@@ -71,12 +74,14 @@ class EquipmentPanel(Panel):
     ``protocol`` is a :class:`~ot2_notebook.client.Protocol` or its
     :class:`~ot2_notebook.client.ProtocolData`. ``cell_errors`` (or its alias
     ``error_locations``) places the analysis errors in the notebook; without it the errors
-    are shown with the file and line the robot reports.
+    are shown with the file and line the robot reports. ``preflight`` is the check of the
+    robot's attached hardware (a :class:`~ot2_notebook.client.PreflightReport`), shown per
+    pipette and module; without it the panel shows only what the protocol needs.
 
     Parts, for code and browser tests: ``header``, ``errors_view`` (class ``ot2-errors``),
-    ``pipettes_view`` (``ot2-pipettes``), ``deck`` (a :class:`DeckMap`, ``ot2-deck``),
-    ``labware_view`` (``ot2-labware-table``), ``modules_view`` (``ot2-modules-table``),
-    ``liquids_view`` (``ot2-liquids-table``).
+    ``preflight_view`` (``ot2-preflight``), ``pipettes_view`` (``ot2-pipettes``), ``deck``
+    (a :class:`DeckMap`, ``ot2-deck``), ``labware_view`` (``ot2-labware-table``),
+    ``modules_view`` (``ot2-modules-table``), ``liquids_view`` (``ot2-liquids-table``).
     """
 
     css_class = "ot2-equipment-panel"
@@ -87,9 +92,12 @@ class EquipmentPanel(Panel):
         cell_errors: Sequence[ErrorLocation] | None = None,
         *,
         error_locations: Sequence[ErrorLocation] | None = None,
+        preflight: PreflightReport | None = None,
     ) -> None:
         super().__init__()
         self.protocol = _as_data(protocol)
+        #: The check of the robot's attached hardware, if given.
+        self.preflight = preflight
         if cell_errors is not None and error_locations is not None:
             raise TypeError("Pass cell_errors or error_locations (the same thing), not both.")
         located = cell_errors if cell_errors is not None else error_locations
@@ -106,6 +114,10 @@ class EquipmentPanel(Panel):
         self.errors_view.add_class("ot2-errors")
         if not self.errors:
             self.errors_view.layout.display = "none"
+        self.preflight_view = widgets.HTML(value=self._preflight_html())
+        self.preflight_view.add_class("ot2-preflight")
+        if preflight is None or preflight.ok:
+            self.preflight_view.layout.display = "none"
         self.pipettes_view = widgets.HTML(value=self._pipettes_html(equipment))
         self.pipettes_view.add_class("ot2-pipettes")
         self.deck = DeckMap(equipment)
@@ -118,9 +130,10 @@ class EquipmentPanel(Panel):
             value=self._table_html("Labware", labware.drop(columns=["custom"]))
         )
         self.labware_view.add_class("ot2-labware-table")
-        self.modules_view = widgets.HTML(
-            value=self._table_html("Modules", self.modules_table.drop(columns=["type"]))
-        )
+        modules = self.modules_table.drop(columns=["type"])
+        if preflight is not None and len(preflight.modules) == len(modules):
+            modules["robot"] = [self._check_text(c) for c in preflight.modules]
+        self.modules_view = widgets.HTML(value=self._table_html("Modules", modules))
         self.modules_view.add_class("ot2-modules-table")
         if not equipment.modules:
             self.modules_view.layout.display = "none"
@@ -141,7 +154,7 @@ class EquipmentPanel(Panel):
             ),
         )
         body = widgets.HBox([deck_column, side_column], layout=widgets.Layout(flex_flow="row wrap"))
-        self._set_body(self.header, self.errors_view, body)
+        self._set_body(self.header, self.errors_view, self.preflight_view, body)
 
     # -- data ------------------------------------------------------------------------------
 
@@ -179,14 +192,30 @@ class EquipmentPanel(Panel):
             lines.append(f"  estimated run time: {format_duration(data.estimated_duration)}")
         for mount in MOUNTS:
             pipette = self.equipment.pipette_on(mount)
-            lines.append(f"  {mount}: {pipette.pipette_name if pipette else 'empty'}")
+            line = f"  {mount}: {pipette.pipette_name if pipette else 'empty'}"
+            check = self.preflight.for_mount(mount) if self.preflight else None
+            if check is not None:
+                line += f" (robot: {self._check_text(check)})"
+            lines.append(line)
         lines += [f"  {line}" for line in deck_lines(self.equipment)]
         for liquid in self.equipment.liquids:
             lines.append(
                 f"  liquid {liquid.name}: {liquid.volume:g} uL in {len(liquid.wells)} well(s)"
             )
+        if self.preflight is not None:
+            for check in self.preflight.modules:
+                lines.append(f"  robot, {check.where}: {check.wanted}: {self._check_text(check)}")
+            if not self.preflight.ok:
+                lines += [f"  not on the robot: {c.describe()}" for c in self.preflight.problems]
         lines += [f"  {line}" for line in error_lines(self.errors)]
         return "\n".join(lines)
+
+    @staticmethod
+    def _check_text(check: EquipmentCheck) -> str:
+        """``ok``, ``missing``, ``wrong: p300_single_v1 attached``."""
+        if check.status == "wrong":
+            return f"wrong: {check.attached} attached"
+        return check.status
 
     # -- html ------------------------------------------------------------------------------
 
@@ -207,6 +236,12 @@ class EquipmentPanel(Panel):
             if self.errors
             else '<span class="ot2-tag ot2-tag-ok">analysed</span>'
         )
+        if self.preflight is not None and not self.errors:
+            status += (
+                ' <span class="ot2-tag ot2-tag-ok">robot has its equipment</span>'
+                if self.preflight.ok
+                else ' <span class="ot2-tag ot2-tag-error">robot lacks equipment</span>'
+            )
         return html_block(
             f'<div class="ot2-title">{esc(data.name)} {status}</div>'
             f'<div class="ot2-muted">{" · ".join(facts)}</div>'
@@ -225,10 +260,34 @@ class EquipmentPanel(Panel):
                 if pipette.requested_as and pipette.requested_as != pipette.pipette_name:
                     what += f' <span class="ot2-muted">(asked for {esc(pipette.requested_as)})'
                     what += "</span>"
-            rows.append(f"<tr><th>{mount}</th><td>{what}</td></tr>")
+            check = self.preflight.for_mount(mount) if self.preflight else None
+            robot = f"<td>{self._check_html(check)}</td>" if check is not None else ""
+            if self.preflight is not None and check is None:
+                attached = self.preflight.attached.pipette_on(mount)
+                has = attached.model or attached.name
+                robot = f'<td><span class="ot2-muted">robot: {esc(has or "empty")}</span></td>'
+            rows.append(f"<tr><th>{mount}</th><td>{what}</td>{robot}</tr>")
         return html_block(
             '<div class="ot2-section-title">Pipettes</div>'
             f'<table class="ot2-table">{"".join(rows)}</table>'
+        )
+
+    @staticmethod
+    def _check_html(check: EquipmentCheck) -> str:
+        kind = "ok" if check.ok else "error"
+        tag = f'<span class="ot2-tag ot2-tag-{kind} ot2-check-{check.status}">{check.status}</span>'
+        if check.attached and check.kind == "pipette":
+            return f'{tag} <span class="ot2-muted">{esc(check.attached)}</span>'
+        return tag
+
+    def _preflight_html(self) -> str:
+        report = self.preflight
+        if report is None or report.ok:
+            return ""
+        items = "".join(f"<li>{esc(c.describe())}</li>" for c in report.problems)
+        return html_block(
+            '<div class="ot2-error-box"><b>Not on the robot</b>: a run would fail where the '
+            f"protocol loads it.<ul>{items}</ul></div>"
         )
 
     @staticmethod

@@ -1,7 +1,7 @@
 """Runs for about 10 s on the robot (it waits between comments only when not simulating)."""
 import time
 
-metadata = {"apiLevel": "2.13", "protocolName": "Long run"}
+metadata = {"apiLevel": "2.11", "protocolName": "Long run"}
 
 
 def run(ctx):

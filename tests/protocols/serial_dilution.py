@@ -3,7 +3,7 @@ from opentrons import protocol_api
 
 from dilution_helpers import load_settings, with_fresh_tip
 
-metadata = {"apiLevel": "2.13", "protocolName": "Serial dilution", "author": "ot2_notebook tests"}
+metadata = {"apiLevel": "2.11", "protocolName": "Serial dilution", "author": "ot2_notebook tests"}
 
 
 def run(protocol: protocol_api.ProtocolContext) -> None:

@@ -1,5 +1,6 @@
 """Build a small JSON protocol (schema version 3, as the Opentrons Protocol Designer wrote
-them) for tests: a tip rack, a plate and the fixed trash, one transfer per given well pair.
+them) for tests: a tip rack, a plate and the fixed trash, one transfer per given well pair
+(`json_protocol`), or one small transfer with Protocol Designer display names (`json_transfer`).
 
 The labware definitions are read from the installed ``opentrons_shared_data`` when the test
 runs (so nothing of theirs is committed here); the simulator's environment has it.
@@ -64,3 +65,70 @@ def write_json_protocol(folder: Path, name: str, pairs: list[tuple[str, str]]) -
     path = folder / f"{name}.json"
     path.write_text(json.dumps(json_protocol(name, pairs)), encoding="utf-8")
     return path
+
+
+def json_transfer(pipette: str = "p20_single_gen2", mount: str = "left") -> bytes:
+    """One tip, 5 µL from A1 to B1 of a plate labelled "Source Plate"; the labware carry the
+    display names a Protocol Designer user gave them ("Trash", "Opentrons 96 Tip Rack 20 µL")."""
+    names = (
+        "opentrons_1_trash_1100ml_fixed",
+        "opentrons_96_tiprack_20ul",
+        "corning_96_wellplate_360ul_flat",
+    )
+    protocol = {
+        "schemaVersion": 3,
+        "metadata": {"protocolName": "JSON transfer", "author": "ot2_notebook tests"},
+        "robot": {"model": "OT-2 Standard"},
+        "pipettes": {"pipetteId": {"mount": mount, "name": pipette}},
+        "labware": {
+            "trashId": {
+                "slot": "12",
+                "displayName": "Trash",
+                "definitionId": f"opentrons/{names[0]}/1",
+            },
+            "plateId": {
+                "slot": "3",
+                "displayName": "Source Plate",
+                "definitionId": f"opentrons/{names[2]}/1",
+            },
+            "tiprackId": {
+                "slot": "1",
+                "displayName": "Opentrons 96 Tip Rack 20 µL",
+                "definitionId": f"opentrons/{names[1]}/1",
+            },
+        },
+        "labwareDefinitions": dict(_definition(name) for name in names),
+        "commands": [
+            {
+                "command": "pickUpTip",
+                "params": {"pipette": "pipetteId", "labware": "tiprackId", "well": "A1"},
+            },
+            {
+                "command": "aspirate",
+                "params": {
+                    "pipette": "pipetteId",
+                    "volume": 5,
+                    "labware": "plateId",
+                    "well": "A1",
+                    "offsetFromBottomMm": 1,
+                    "flowRate": 3.78,
+                },
+            },
+            {
+                "command": "dispense",
+                "params": {
+                    "pipette": "pipetteId",
+                    "volume": 5,
+                    "labware": "plateId",
+                    "well": "B1",
+                    "offsetFromBottomMm": 1,
+                    "flowRate": 3.78,
+                },
+            },
+            {
+                "command": "dropTip",
+                "params": {"pipette": "pipetteId", "labware": "trashId", "well": "A1"},
+            },
+        ],
+    }
+    return json.dumps(protocol, ensure_ascii=False).encode("utf-8")

@@ -12,9 +12,11 @@ from fastapi import Depends
 from starlette.requests import HTTPConnection
 
 from ot2_notebook.simulator.advanced_settings import AdvancedSettings
+from ot2_notebook.simulator.hardware import AttachedHardware
 from ot2_notebook.simulator.notifications import NotificationHub
 from ot2_notebook.simulator.protocol_store import ProtocolStore
 from ot2_notebook.simulator.robot import SimulatedRobot
+from ot2_notebook.simulator.robot_like import Answers, RequestLog, Stops
 from ot2_notebook.simulator.sessions import SessionManager
 from ot2_notebook.simulator.uploads import ProtocolUploads
 
@@ -47,8 +49,28 @@ def get_hub(robot: Robot) -> NotificationHub:
     return robot.hub
 
 
+def get_answers(robot: Robot) -> Answers:
+    return robot.answers
+
+
+def get_stops(robot: Robot) -> Stops:
+    return robot.stops
+
+
+def get_hardware(robot: Robot) -> AttachedHardware:
+    return robot.config.hardware
+
+
+def get_request_log(robot: Robot) -> RequestLog | None:
+    return robot.request_log
+
+
 Protocols = Annotated[ProtocolStore, Depends(get_protocols)]
 Uploads = Annotated[ProtocolUploads, Depends(get_uploads)]
 Sessions = Annotated[SessionManager, Depends(get_sessions)]
 Settings = Annotated[AdvancedSettings, Depends(get_settings)]
 Hub = Annotated[NotificationHub, Depends(get_hub)]
+AnswerViews = Annotated[Answers, Depends(get_answers)]
+SessionStops = Annotated[Stops, Depends(get_stops)]
+Hardware = Annotated[AttachedHardware, Depends(get_hardware)]
+Log = Annotated[RequestLog | None, Depends(get_request_log)]

@@ -24,7 +24,7 @@ from ot2_notebook.simulator.errors import (
     envelope,
 )
 
-LEGACY_PATHS = ("/health", "/settings")
+LEGACY_PATHS = ("/health", "/settings", "/pipettes", "/modules")
 
 
 def _pydantic_message(error: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from ot2_notebook.simulator.api.dependencies import Robot
+from ot2_notebook.simulator.api.dependencies import AnswerViews, Robot
 from ot2_notebook.simulator.api.models import error_responses
 from ot2_notebook.simulator.api.responses import Health
 from ot2_notebook.simulator.api.versioning import check_version
@@ -25,5 +25,5 @@ router = APIRouter(
     response_model=Health,
     response_model_exclude_unset=True,
 )
-async def get_health(robot: Robot) -> dict[str, Any]:
-    return robot.health()
+async def get_health(robot: Robot, answers: AnswerViews) -> dict[str, Any]:
+    return answers.health(robot.health())

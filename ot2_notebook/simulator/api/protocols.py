@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, UploadFile
 
-from ot2_notebook.simulator.api.dependencies import Protocols, Uploads
+from ot2_notebook.simulator.api.dependencies import AnswerViews, Protocols, Uploads
 from ot2_notebook.simulator.api.models import error_responses
 from ot2_notebook.simulator.api.responses import (
     ProtocolDeleteResponse,
@@ -37,8 +37,8 @@ def _links(protocol_id: str) -> dict[str, Any]:
     }
 
 
-def _one(stored: StoredProtocol) -> dict[str, Any]:
-    return {"data": stored.to_json(), "links": _links(stored.id)}
+def _one(stored: StoredProtocol, answers: AnswerViews) -> dict[str, Any]:
+    return {"data": answers.protocol(stored.to_json()), "links": _links(stored.id)}
 
 
 def _read(upload: UploadFile, max_bytes: int) -> UploadedFile:
@@ -60,13 +60,14 @@ def _read(upload: UploadFile, max_bytes: int) -> UploadedFile:
 )
 def create_protocol(
     uploads: Uploads,
+    answers: AnswerViews,
     protocolFile: Annotated[UploadFile, File(description="The protocol (.py)")],
     supportFiles: Annotated[list[UploadFile] | None, File(description="Support files")] = None,
 ) -> dict[str, Any]:
     limit = uploads.max_file_bytes
     protocol = _read(protocolFile, limit)
     support = [_read(item, limit) for item in supportFiles or []]
-    return _one(uploads.create(protocol, support))
+    return _one(uploads.create(protocol, support), answers)
 
 
 @router.get(
@@ -75,8 +76,8 @@ def create_protocol(
     response_model=ProtocolListResponse,
     response_model_exclude_unset=True,
 )
-async def list_protocols(store: Protocols) -> dict[str, Any]:
-    return {"data": [p.to_json() for p in store.list()], "links": LIST_LINKS}
+async def list_protocols(store: Protocols, answers: AnswerViews) -> dict[str, Any]:
+    return {"data": [answers.protocol(p.to_json()) for p in store.list()], "links": LIST_LINKS}
 
 
 @router.get(
@@ -85,8 +86,8 @@ async def list_protocols(store: Protocols) -> dict[str, Any]:
     response_model=ProtocolResponse,
     response_model_exclude_unset=True,
 )
-async def get_protocol(protocolId: str, store: Protocols) -> dict[str, Any]:
-    return _one(store.get(protocolId))
+async def get_protocol(protocolId: str, store: Protocols, answers: AnswerViews) -> dict[str, Any]:
+    return _one(store.get(protocolId), answers)
 
 
 @router.patch(
@@ -98,9 +99,10 @@ async def get_protocol(protocolId: str, store: Protocols) -> dict[str, Any]:
 def update_protocol(
     protocolId: str,
     uploads: Uploads,
+    answers: AnswerViews,
     file: Annotated[UploadFile, File(description="A support file, or the protocol file itself")],
 ) -> dict[str, Any]:
-    return _one(uploads.add_file(protocolId, _read(file, uploads.max_file_bytes)))
+    return _one(uploads.add_file(protocolId, _read(file, uploads.max_file_bytes)), answers)
 
 
 @router.delete(
@@ -109,5 +111,5 @@ def update_protocol(
     response_model=ProtocolDeleteResponse,
     response_model_exclude_unset=True,
 )
-def delete_protocol(protocolId: str, store: Protocols) -> dict[str, Any]:
-    return {"data": store.delete(protocolId).to_json(), "links": LIST_LINKS}
+def delete_protocol(protocolId: str, store: Protocols, answers: AnswerViews) -> dict[str, Any]:
+    return {"data": answers.protocol(store.delete(protocolId).to_json()), "links": LIST_LINKS}

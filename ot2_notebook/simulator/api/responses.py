@@ -48,6 +48,16 @@ class ProtocolError(BaseModel):
         None, description="the file of the failing line: the protocol or a support module"
     )
     exceptionType: str | None = Field(None, description="the Python exception class")
+    mount: str | None = Field(
+        None, description="a run that loads a pipette the robot lacks: the mount (addition)"
+    )
+    wanted: str | None = Field(
+        None, description="the pipette name or module model the protocol asked for (addition)"
+    )
+    attached: str | None = Field(
+        None, description="the pipette model or module model attached instead, or null"
+    )
+    location: int | None = Field(None, description="a missing module's deck slot (addition)")
 
 
 # -- /health -----------------------------------------------------------------------------------
@@ -71,6 +81,7 @@ class SimulatorInfo(BaseModel):
     max_protocols: int
     speed: float | None
     session_events: bool
+    hardware: str | None = Field(None, description="the attached pipettes and modules")
 
 
 class Health(BaseModel):
@@ -83,7 +94,9 @@ class Health(BaseModel):
     maximum_protocol_api_version: list[int]
     minimum_protocol_api_version: list[int]
     links: HealthLinks
-    simulator: SimulatorInfo
+    simulator: SimulatorInfo | None = Field(
+        None, description="the simulator's details (absent on a robot, and in robot-like mode)"
+    )
 
 
 # -- /settings ---------------------------------------------------------------------------------
@@ -122,16 +135,21 @@ class PipetteRequirement(BaseModel):
 
 
 class LabwareRequirement(BaseModel):
-    label: str = Field(description="the labware's load name")
+    label: str = Field(
+        description="the label the protocol gave it (a JSON protocol's displayName), else "
+        "its load name"
+    )
     uri: str
-    slot: int = Field(description="deck slot (as the 4.0 documentation shows)")
+    slot: int | None = Field(
+        None, description="deck slot (as the 4.0 documentation shows; not in robot-like mode)"
+    )
     location: int = Field(description="deck slot (as 4.7 sends it)")
 
 
 class ModuleRequirement(BaseModel):
     type: str = Field(description="e.g. magneticModuleType")
     model: str = Field(description="e.g. magneticModuleV2")
-    slot: int
+    slot: int | None = None
     location: int
 
 
@@ -158,7 +176,7 @@ class ProtocolResource(BaseModel):
     metadata: ProtocolMetadata
     errors: list[ProtocolError] = Field(description="at most one analysis error")
     estimatedDuration: float | None = Field(
-        description="estimated robot time in seconds (the simulator's addition)"
+        None, description="estimated robot time in seconds (the simulator's addition)"
     )
 
 
@@ -208,8 +226,10 @@ class SessionDetails(BaseModel):
     protocolId: str
     currentState: SessionState
     events: list[SessionEvent]
-    errors: list[ProtocolError] = Field(
-        description="a failed load or run's error (the simulator's addition; 4.7 hides it)"
+    errors: list[ProtocolError] | None = Field(
+        None,
+        description="a failed load or run's error (the simulator's addition; 4.7 hides it, "
+        "and so does the robot-like mode)",
     )
 
 
@@ -266,3 +286,98 @@ class CommandResource(BaseModel):
 class CommandResponse(BaseModel):
     data: CommandResource
     links: SessionLinks
+
+
+# -- /pipettes, /modules (robot software 4.7's legacy models) ---------------------------------
+
+
+class AttachedPipette(BaseModel):
+    """The pipette (if any) on a mount; ``model``, ``name``, ``tip_length`` and ``id`` are
+    null on an empty mount."""
+
+    model: str | None = Field(description="e.g. p300_single_v2.1 (the full version)")
+    name: str | None = Field(description="e.g. p300_single_gen2 (the model without version)")
+    tip_length: float | None = Field(description="the attached tip's length, 0 without one")
+    mount_axis: str = Field(description="the axis moving this mount up and down")
+    plunger_axis: str = Field(description="the axis moving this pipette's plunger")
+    id: str | None = Field(description="the pipette's serial number")
+
+
+class PipettesByMount(BaseModel):
+    left: AttachedPipette
+    right: AttachedPipette
+
+
+class ThermocyclerModuleLiveData(BaseModel):
+    lid: str
+    lidTarget: float | None
+    lidTemp: float
+    currentTemp: float
+    targetTemp: float | None
+    holdTime: float | None
+    rampRate: float | None
+    currentCycleIndex: int | None
+    totalCycleCount: int | None
+    currentStepIndex: int | None
+    totalStepCount: int | None
+
+
+class TemperatureModuleLiveData(BaseModel):
+    currentTemp: float
+    targetTemp: float | None
+
+
+class MagneticModuleLiveData(BaseModel):
+    engaged: bool
+    height: float
+
+
+class PhysicalPort(BaseModel):
+    hub: int | None
+    port: int | None
+
+
+class AttachedModule(BaseModel):
+    name: str = Field(description="magdeck, tempdeck or thermocycler (legacy; see moduleModel)")
+    displayName: str
+    moduleModel: str = Field(description="e.g. magneticModuleV2")
+    port: str
+    usbPort: PhysicalPort
+    serial: str
+    model: str = Field(description="the revision, e.g. mag_deck_v20 (legacy)")
+    revision: str
+    fwVersion: str
+    hasAvailableUpdate: bool
+    status: str
+    data: ThermocyclerModuleLiveData | TemperatureModuleLiveData | MagneticModuleLiveData
+
+
+class Modules(BaseModel):
+    modules: list[AttachedModule]
+
+
+# -- /simulator/requests (the simulator's own) -------------------------------------------------
+
+
+class LoggedRequest(BaseModel):
+    index: int
+    time: float = Field(description="seconds since the epoch")
+    method: str
+    path: str
+    status: int | None = Field(description="the answer's status (null while unanswered)")
+    sessionId: str | None = None
+    sessionState: str | None = Field(
+        None, description="cancel and delete: the session's state when the request came"
+    )
+    wouldDeadlock: bool | None = Field(
+        None, description="cancel and delete: whether a real robot-server 4.7 would hang"
+    )
+    refused: bool | None = None
+    blockedFor: float | None = Field(None, description="seconds the robot was held")
+
+
+class RequestLogResponse(BaseModel):
+    requests: list[LoggedRequest]
+    wouldDeadlock: list[LoggedRequest] = Field(
+        description="the requests that would have deadlocked a real robot-server 4.7"
+    )

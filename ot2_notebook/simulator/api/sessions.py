@@ -1,16 +1,20 @@
 """``/sessions``: protocol sessions and their commands (``startRun``, ``pause``, ...).
 
 Routes that copy or remove files, or wait for a simulation, are plain ``def`` functions,
-which FastAPI runs in its thread pool, off the event loop.
+which FastAPI runs in its thread pool, off the event loop. A cancel or delete goes through
+the robot's ``Stops`` (at once; in robot-like mode as robot-server 4.7 serves it, which
+blocks the server while it waits), whose work runs in the thread pool too.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
-from ot2_notebook.simulator.api.dependencies import Sessions
+from ot2_notebook import session_states as states
+from ot2_notebook.simulator.api.dependencies import AnswerViews, Sessions, SessionStops
 from ot2_notebook.simulator.api.models import (
     CommandRequest,
     SessionCreateRequest,
@@ -24,6 +28,7 @@ from ot2_notebook.simulator.api.responses import (
     SessionResponse,
 )
 from ot2_notebook.simulator.api.versioning import check_version
+from ot2_notebook.simulator.robot_like import LOG_ENTRY
 
 router = APIRouter(
     tags=["Session Management"],
@@ -54,10 +59,12 @@ _DELETE_LINKS = {
     response_model=SessionResponse,
     response_model_exclude_unset=True,
 )
-def create_session(body: SessionCreateRequest, sessions: Sessions) -> dict[str, Any]:
+def create_session(
+    body: SessionCreateRequest, sessions: Sessions, answers: AnswerViews
+) -> dict[str, Any]:
     params = body.data.createParams
     session = sessions.create(body.data.sessionType, params.protocolId if params else None)
-    return {"data": session, "links": _links(session["id"])}
+    return {"data": answers.session(session), "links": _links(session["id"])}
 
 
 @router.get(
@@ -68,9 +75,10 @@ def create_session(body: SessionCreateRequest, sessions: Sessions) -> dict[str, 
 )
 async def list_sessions(
     sessions: Sessions,
+    answers: AnswerViews,
     session_type: Annotated[SessionTypeName | None, Query(description="Only this type")] = None,
 ) -> dict[str, Any]:
-    return {"data": sessions.snapshots(session_type), "links": None}
+    return {"data": [answers.session(s) for s in sessions.snapshots(session_type)], "links": None}
 
 
 @router.get(
@@ -79,8 +87,8 @@ async def list_sessions(
     response_model=SessionResponse,
     response_model_exclude_unset=True,
 )
-async def get_session(sessionId: str, sessions: Sessions) -> dict[str, Any]:
-    return {"data": sessions.snapshot(sessionId), "links": _links(sessionId)}
+async def get_session(sessionId: str, sessions: Sessions, answers: AnswerViews) -> dict[str, Any]:
+    return {"data": answers.session(sessions.snapshot(sessionId)), "links": _links(sessionId)}
 
 
 @router.delete(
@@ -89,8 +97,17 @@ async def get_session(sessionId: str, sessions: Sessions) -> dict[str, Any]:
     response_model=SessionDeleteResponse,
     response_model_exclude_unset=True,
 )
-def delete_session(sessionId: str, sessions: Sessions) -> dict[str, Any]:
-    return {"data": sessions.delete(sessionId), "links": _DELETE_LINKS}
+async def delete_session(
+    sessionId: str, request: Request, sessions: Sessions, stops: SessionStops, answers: AnswerViews
+) -> dict[str, Any]:
+    final = await stops.stop(
+        request.scope.get(LOG_ENTRY),
+        "DELETE /sessions/{id}",
+        sessionId,
+        sessions.state_of(sessionId),
+        lambda: sessions.delete(sessionId),
+    )
+    return {"data": answers.session(final), "links": _DELETE_LINKS}
 
 
 @router.post(
@@ -104,6 +121,18 @@ def delete_session(sessionId: str, sessions: Sessions) -> dict[str, Any]:
     response_model=CommandResponse,
     response_model_exclude_unset=True,
 )
-def execute_command(sessionId: str, body: CommandRequest, sessions: Sessions) -> dict[str, Any]:
-    command = sessions.execute(sessionId, body.data.command)
+async def execute_command(
+    sessionId: str, body: CommandRequest, request: Request, sessions: Sessions, stops: SessionStops
+) -> dict[str, Any]:
+    name = body.data.command
+    if name == states.CANCEL:
+        command = await stops.stop(
+            request.scope.get(LOG_ENTRY),
+            "protocol.cancel",
+            sessionId,
+            sessions.state_of(sessionId),
+            lambda: sessions.execute(sessionId, name),
+        )
+    else:
+        command = await run_in_threadpool(sessions.execute, sessionId, name)
     return {"data": command, "links": _links(sessionId)}

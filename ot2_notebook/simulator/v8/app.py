@@ -16,7 +16,7 @@ from ot2_notebook._version import __version__
 from ot2_notebook.simulator.api.local_only import HostPolicy, LocalOnly
 from ot2_notebook.simulator.config import SimulatorConfig
 from ot2_notebook.simulator.v8 import errors
-from ot2_notebook.simulator.v8.api import legacy, protocols, runs
+from ot2_notebook.simulator.v8.api import hardware, legacy, protocols, runs
 from ot2_notebook.simulator.v8.robot import SoftwareEightRobot
 from ot2_notebook.simulator.v8.versioning import API_VERSION, MIN_API_VERSION, VersionHeaders
 
@@ -120,7 +120,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     )
     app.state.robot = robot
     errors.install(app)
-    for module in (legacy, protocols, runs):
+    for module in (legacy, hardware, protocols, runs):
         app.include_router(module.router)
     # the last added runs first, as in the 4.x app: version headers, then the Host and Origin
     # check (only this machine's programs and pages) before anything is read, then the bound

@@ -24,7 +24,7 @@ ROBOT_IN_USE = "4001"
 ROBOTICS_INTERACTION = "3000"
 
 #: Routes that answer validation errors as ``{"message": ...}`` (robot-server's legacy routers).
-LEGACY_PATHS = ("/health", "/settings")
+LEGACY_PATHS = ("/health", "/settings", "/pipettes")
 
 
 class ApiError(Exception):

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ot2_notebook.simulator.workers import internals, messages
+from ot2_notebook.simulator.workers.attached import HardwareMismatchError, check_attached_hardware
 from ot2_notebook.simulator.workers.messages import Job, JobResult, Pause, ProbeResult, Resume, Step
 
 FIXED_TRASH = {
@@ -160,13 +161,16 @@ def describe_error(exc: BaseException, directory: Path, protocol_file: str) -> d
         elif not str(description):
             description = type(original).__name__
         file_name, line = _user_frame(original.__traceback__, directory, protocol_file)
-        return {
+        in_run: dict[str, Any] = {
             "type": "ExceptionInProtocolError",
             "description": str(description),
             "lineNumber": line if line is not None else exc.line,
             "fileName": file_name or protocol_file,
             "exceptionType": type(original).__name__,
         }
+        if isinstance(original, HardwareMismatchError):
+            in_run.update(original.details())
+        return in_run
     file_name, line = _user_frame(exc.__traceback__, directory, protocol_file)
     entry: dict[str, Any] = {
         "type": type(exc).__name__,
@@ -180,7 +184,13 @@ def describe_error(exc: BaseException, directory: Path, protocol_file: str) -> d
 
 
 def required_equipment(ctx: Any) -> dict[str, list[dict[str, Any]]]:
-    """Pipettes, labware and modules the protocol loaded, in the 4.x shape."""
+    """Pipettes, labware and modules the protocol loaded, in the 4.x shape and order: by
+    mount, and by slot (the fixed trash, slot 12, comes last).
+
+    A labware's ``label`` is its ``name``, as robot software 4.7's analysis gives it: the
+    label the protocol gave it (``load_labware(..., label="Samples")``; a JSON protocol's
+    ``displayName``, such as "Source Plate"), else its load name.
+    """
     pipettes = [
         {
             "mount": str(mount).lower().split(".")[-1],
@@ -191,21 +201,21 @@ def required_equipment(ctx: Any) -> dict[str, list[dict[str, Any]]]:
         for mount, instrument in ctx.loaded_instruments.items()
         if instrument is not None
     ]
-    labware = []
+    pipettes.sort(key=lambda p: p["mount"])
+    labware: list[dict[str, Any]] = []
     for slot, item in ctx.loaded_labwares.items():
-        labware.append(
-            {"label": item.load_name, "uri": item.uri, "slot": int(slot), "location": int(slot)}
-        )
+        label = str(item.name or item.load_name)
+        labware.append({"label": label, "uri": item.uri, "slot": int(slot), "location": int(slot)})
     if not any(lw["slot"] == 12 for lw in labware):
         labware.append(dict(FIXED_TRASH))
-    # the 4.x robot lists the fixed trash after everything the protocol loaded
-    labware.sort(key=lambda lw: lw["slot"] == 12 and lw["uri"] == FIXED_TRASH["uri"])
-    modules = []
+    labware.sort(key=lambda lw: lw["slot"])
+    modules: list[dict[str, Any]] = []
     for slot, module in ctx.loaded_modules.items():
         module_type, model = internals.module_type_and_model(module)
         modules.append(
             {"type": module_type, "model": model, "slot": int(slot), "location": int(slot)}
         )
+    modules.sort(key=lambda m: m["slot"])
     return {"pipettes": pipettes, "labware": labware, "modules": modules}
 
 
@@ -371,6 +381,8 @@ def run_job(job: Job, channel: _Channel) -> JobResult:
             protocol.api_level, extra_labware=extra_labware, bundled_data=bundled_data
         )
         internals.subscribe_to_commands(ctx, on_message)
+        if streaming and job.hardware is not None:
+            check_attached_hardware(ctx, job.hardware)
         if streaming:
             # On a robot, ctx.is_simulating() is False during the real run (and True in
             # analysis): protocols use it to skip waits when simulated, or to fail only on

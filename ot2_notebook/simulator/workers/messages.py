@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ot2_notebook.simulator.hardware import AttachedHardware
+
 JobMode = Literal["analyse", "simulate", "run"]
 ANALYSE: JobMode = "analyse"
 SIMULATE: JobMode = "simulate"
@@ -32,6 +34,8 @@ class Job:
 
     ``speed``: pace a run's steps by estimated robot time / speed (``None``: back to back).
     ``max_api_level``: refuse protocols above this API level, as a 4.7 robot does.
+    ``hardware``: a run's attached instruments, checked when the protocol loads them
+    (``None``: any instrument loads, as in analysis).
     """
 
     mode: JobMode
@@ -39,6 +43,7 @@ class Job:
     protocol_file: str
     speed: float | None = None
     max_api_level: tuple[int, int] | None = None
+    hardware: AttachedHardware | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
