@@ -9,11 +9,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
-from benchmarks import analysis, cold_start, harness, imports, latency, memory, throughput
+from benchmarks import (
+    analysis,
+    cold_start,
+    deck,
+    harness,
+    imports,
+    latency,
+    memory,
+    throughput,
+)
 
 #: In running order: the cheap and the fragile first, the long memory soak last.
 BENCHMARKS: dict[str, ModuleType] = {
-    module.NAME: module for module in (imports, analysis, cold_start, latency, throughput, memory)
+    module.NAME: module
+    for module in (imports, analysis, cold_start, latency, throughput, deck, memory)
 }
 
 
