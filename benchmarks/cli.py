@@ -13,6 +13,7 @@ from benchmarks import (
     analysis,
     batch,
     cold_start,
+    deck,
     harness,
     imports,
     latency,
@@ -23,7 +24,7 @@ from benchmarks import (
 #: In running order: the cheap and the fragile first, the long memory soak last.
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (imports, analysis, cold_start, latency, throughput, batch, memory)
+    for module in (imports, analysis, cold_start, latency, throughput, batch, deck, memory)
 }
 
 

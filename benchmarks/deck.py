@@ -15,7 +15,7 @@ read over HTTP as a notebook would. Measured in this process, on those events:
   no browser attached, so the comm send is not included).
 
 Runs alone (``python -m benchmarks.deck [--repeat N]``) or as part of ``python -m
-benchmarks`` (``NAME``, ``TITLE``, ``run(bench)``).
+benchmarks`` (``NAME``, ``TITLE``, ``run(bench)``; ``--quick`` uses the 500-step protocol).
 """
 
 from __future__ import annotations
@@ -53,14 +53,15 @@ def _ms(samples: list[float]) -> dict[str, float]:
     }
 
 
-def measure(url: str, record: Record, *, repeat: int = 1) -> None:
-    """Upload the 3,500-step protocol to the robot at ``url`` and record the figures."""
+def measure(url: str, record: Record, *, repeat: int = 1, size: str = "3500") -> None:
+    """Upload the 3,500-step protocol (``size="500"``: the 500-step one, for ``--quick``)
+    to the robot at ``url`` and record the figures."""
     from ot2_notebook.client import RobotClient
     from ot2_notebook.deck import DeckLayout, DeckRenderer, Timeline
     from ot2_notebook.deck.steps import select_steps, steps_from_events
     from ot2_notebook.widgets.deck_view import DeckView
 
-    generated = standard("3500")
+    generated = standard(size)
     with RobotClient(url) as robot, tempfile.TemporaryDirectory(prefix="ot2-deck-") as folder:
         path = Path(folder) / f"{generated.name}.py"
         path.write_text(generated.source, encoding="utf-8")
@@ -97,11 +98,18 @@ def measure(url: str, record: Record, *, repeat: int = 1) -> None:
 
         live = Timeline(layout)
         started = time.perf_counter()
-        for event in chosen:
+        for event in chosen:  # as the feed brings them: text and structured data
             params = event.get("params") or {}
-            live.add_event(str(event["event"]), params.get("text"), None, event.get("commandId"))
+            live.add_event(
+                str(event["event"]),
+                params.get("text"),
+                params.get("structured"),
+                event.get("commandId"),
+            )
         live_s = time.perf_counter() - started
         record("live run: step events added", live_s * 1e6 / steps, "µs/step")
+        structured = sum(1 for s in timeline.steps if s.structured)
+        record("steps with structured data", structured, "steps")
 
         rng = random.Random(3)
         jumps = []
@@ -171,7 +179,8 @@ def run(bench: Any) -> None:
             NAME, figure, value, unit, Goal(goal[0], goal[1], unit) if goal else None, **details
         )
 
-    measure(bench.sim.url, record, repeat=max(1, round(bench.options.repeat)))
+    size = "500" if bench.options.quick else "3500"  # --quick: no 3,500-command protocol
+    measure(bench.sim.url, record, repeat=max(1, round(bench.options.repeat)), size=size)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,8 @@
 ``%load_ext ot2_notebook`` registers the cell magics; ``ot2_notebook.RobotClient`` is the
 Python client; ``ot2-sim`` (``ot2_notebook.simulator``) is a local simulated robot.
 ``current_robot()`` is the kernel's default robot, ``robot(NAME)`` and ``robots()`` the
-robots connected by name (``%ot2_connect URL --name NAME``).
+robots connected by name (``%ot2_connect URL --name NAME``). ``DeckView`` / ``show_deck``
+(from :mod:`ot2_notebook.widgets`) draw a protocol's deck and play its steps back.
 
 Importing this package is cheap on purpose: names are resolved on first use, and
 nothing here imports ``opentrons`` (only the simulator's worker processes do).
@@ -27,9 +28,12 @@ _LAZY: dict[str, str] = {
     "robot": "ot2_notebook.client",
     "robots": "ot2_notebook.client",
     "add_robot": "ot2_notebook.client",
+    "DeckView": "ot2_notebook.widgets",
+    "show_deck": "ot2_notebook.widgets",
 }
 
 __all__ = [
+    "DeckView",
     "Protocol",
     "RobotClient",
     "RobotError",
@@ -41,6 +45,7 @@ __all__ = [
     "robot",
     "robots",
     "set_current_robot",
+    "show_deck",
     "unload_ipython_extension",
 ]
 
@@ -56,6 +61,7 @@ if TYPE_CHECKING:
         robots,
         set_current_robot,
     )
+    from ot2_notebook.widgets import DeckView, show_deck
 
 
 def __getattr__(name: str) -> Any:

@@ -2,10 +2,13 @@
 
 A real robot (software 4.x) describes each protocol step only by a text, ``params.text``
 ("Aspirating 100.0 uL from A1 of Corning 96 Well Plate 360 µL Flat on 1 at 150.0 uL/sec").
-The simulated robot may add what the deck view needs as data, so that nothing has to be
-read back out of a sentence (SPEC §6, last row). This module is the one definition of that
-addition, shared by its producer (the simulator's worker) and its consumer
-(:mod:`ot2_notebook.deck`); like :mod:`ot2_notebook.names` it uses the standard library
+The simulated robot adds what the deck view needs as data, so that nothing has to be read
+back out of a sentence (SPEC §6, last row); its worker reads it from opentrons' own command
+payloads (``ot2_notebook/simulator/workers/step_details.py``) for every step of a session's
+load simulation, ``startSimulate`` and run (an upload's analysis serves no steps). This
+module is the one definition of that addition, shared by its producer (the simulator's
+worker) and its consumers (:mod:`ot2_notebook.client`'s ``StepEvent.structured``,
+:mod:`ot2_notebook.deck`); like :mod:`ot2_notebook.names` it uses the standard library
 only, so either side can import it.
 
 Where it goes. A step's *start* event, in ``GET /sessions/{id}`` ``details.events``::
@@ -25,7 +28,8 @@ Where it goes. A step's *start* event, in ``GET /sessions/{id}`` ``details.event
 
 and the same object under the key ``"structured"`` of the ``ProtocolStep`` frame of the
 ``session_events`` feed (SPEC §4) for that step's start. End events carry none. Every key
-is optional except ``command``; clients must work without any of it (a real robot).
+is optional except ``command`` (a step whose payload names no place, such as a touch tip, has
+no ``location``); clients must work without any of it (a real robot).
 
 Keys:
 
@@ -48,8 +52,9 @@ Keys:
     location without wells (API 2.16+ ``TrashBin``) is ``{"slot": 12, "labware": null,
     "well": null}``. ``null`` when the step is not in a well (a point in space).
 ``seconds``
-    the estimated robot time of the step itself, nested steps excluded (known to the
-    load simulation, which runs each step's estimate; the live run may leave it out).
+    the estimated robot time of the step itself, nested steps excluded (opentrons' duration
+    estimate; a run's start events carry it too, estimated before the step runs: the same
+    figure as the load simulation's).
 
 The nesting of steps (an aspirate inside a transfer, inside a mix, inside an air gap)
 follows from the order of start and end events, on real robots as on the simulator, so it

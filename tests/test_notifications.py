@@ -499,6 +499,11 @@ def test_socket_dropped_mid_run_loses_and_repeats_nothing(
                 )
                 watcher.wait_for("finished", 60)
                 wait_until(lambda: len(recorder.steps) >= 60, what="every step")
+        # the direct subscriber reads on its own thread: let it reach the run's end too
+        wait_until(
+            lambda: any(c == "finished" for _, c in truth.changes(session_id)),
+            what="the direct feed's last frame",
+        )
         truth_changes = truth.changes(session_id)
         truth_steps = truth.steps(session_id)
     finally:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ot2_notebook.step_data import STRUCTURED_KEY, StructuredStep, parse_structured
+
 if TYPE_CHECKING:  # pandas is imported lazily: it is slow to import
     import pandas
 
@@ -403,13 +405,19 @@ class ProtocolData:
 
 @dataclass(frozen=True)
 class SessionEvent:
-    """One entry of a session's ``details.events``."""
+    """One entry of a session's ``details.events``.
+
+    ``structured`` is the step's data for deck playback, when the robot adds it to a step's
+    start (``params.structured``: ``ot2-sim`` does, a real 4.x robot does not), parsed by
+    :func:`ot2_notebook.step_data.parse_structured`; ``None`` otherwise.
+    """
 
     source: str
     event: str
     command_id: str | None
     timestamp: datetime | None
     text: str | None
+    structured: StructuredStep | None = None
 
     @property
     def is_step_start(self) -> bool:
@@ -431,6 +439,7 @@ class SessionEvent:
             command_id=(str(data["commandId"]) if data.get("commandId") is not None else None),
             timestamp=parse_timestamp(data.get("timestamp")),
             text=str(text) if text is not None else None,
+            structured=parse_structured(params.get(STRUCTURED_KEY)),
         )
 
 
@@ -441,7 +450,17 @@ def _int_or_none(value: Any) -> int | None:
 @dataclass(frozen=True)
 class StepEvent:
     """A protocol step starting or ending in a run: ``index`` of ``total`` steps (either may
-    be ``None`` when unknown), ``text`` as the robot describes it."""
+    be ``None`` when unknown), ``text`` as the robot describes it.
+
+    ``structured`` is the step as data (pipette, volume, flow rate, place, estimated
+    seconds), for a start whose robot sends it: ``ot2-sim`` puts it in the ``ProtocolStep``
+    frame and the start event's ``params``; a 4.x robot sends only the text, so it is
+    ``None`` there and readers fall back to the text. Another source of steps (e.g. a robot
+    software 8 client, whose run commands carry their parameters) fills it with a
+    :class:`~ot2_notebook.step_data.StructuredStep`, or with
+    ``parse_structured({"command": "ASPIRATE", "pipette": {...}, ...})``
+    (:mod:`ot2_notebook.step_data` documents the keys).
+    """
 
     session_id: str
     command_id: str | None
@@ -449,6 +468,7 @@ class StepEvent:
     text: str | None
     index: int | None
     total: int | None
+    structured: StructuredStep | None = None
 
     @property
     def phase(self) -> str:
@@ -469,7 +489,7 @@ class StepEvent:
     @classmethod
     def from_feed(cls, session_id: str, data: Mapping[str, Any]) -> StepEvent:
         """A ``ProtocolStep`` notification's data (``commandId``, ``event``, ``text``,
-        ``index``, ``total``)."""
+        ``index``, ``total``, and ``structured`` where the robot adds it)."""
         command_id = data.get("commandId")
         text = data.get("text")
         return cls(
@@ -479,6 +499,7 @@ class StepEvent:
             text=text if isinstance(text, str) else None,
             index=_int_or_none(data.get("index")),
             total=_int_or_none(data.get("total")),
+            structured=parse_structured(data.get(STRUCTURED_KEY)),
         )
 
 

@@ -115,7 +115,8 @@ def run_steps(session_id: str, events: Sequence[SessionEvent]) -> list[StepEvent
 
     The run is what follows the last ``protocol.startRun``; none (``[]``) before a run
     starts. ``index`` counts the run's steps from 1 in the order they started (a step's end
-    has its start's index and text); ``total`` is :func:`load_total`.
+    has its start's index and text; a start has the structured data the robot sent with
+    it, as on the feed); ``total`` is :func:`load_total`.
     """
     run_start = None
     for i, event in enumerate(events):
@@ -132,7 +133,10 @@ def run_steps(session_id: str, events: Sequence[SessionEvent]) -> list[StepEvent
             continue
         index = numbers.setdefault(event.command_id, len(numbers) + 1)
         text = texts.setdefault(event.command_id, event.text)  # ends repeat their start's
-        found.append(StepEvent(session_id, event.command_id, event.event, text, index, total))
+        structured = event.structured if event.is_step_start else None  # as the feed's
+        found.append(
+            StepEvent(session_id, event.command_id, event.event, text, index, total, structured)
+        )
     return found
 
 

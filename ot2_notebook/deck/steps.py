@@ -1,6 +1,6 @@
 """Protocol steps as data: from a session's step events to :class:`Step` objects.
 
-Two sources, one result. ``ot2-sim`` may add structured data to each step's start event
+Two sources, one result. ``ot2-sim`` adds structured data to each step's start event
 (:mod:`ot2_notebook.step_data`); a real 4.x robot sends only the step's text, written by
 opentrons' legacy command templates, e.g.::
 

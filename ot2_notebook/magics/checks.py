@@ -7,7 +7,8 @@ so the magics, the client and the simulated robot refuse the same names with the
 words), no two files share a name, Python files compile, JSON files parse (and JSON that
 looks like a labware definition has the keys a robot needs to load it), and text files are
 UTF-8. The ``require_*`` functions raise :class:`~ot2_notebook.magics.errors.BundleCheckError`
-with each problem placed in its notebook cell and line.
+with each problem placed in its notebook cell and line. :func:`labware_definitions` picks the
+labware definitions out of an upload's files (for the panels' deck drawing).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "check_bundle",
     "check_file",
     "is_incomplete_input",
+    "labware_definitions",
     "located",
     "require_clean_bundle",
     "require_clean_file",
@@ -121,6 +123,22 @@ def _labware_problem(file: str, data: Mapping[str, Any]) -> Problem | None:
         + ", ".join(repr(m) for m in missing)
         + " (export the definition from the Opentrons Labware Creator)",
     )
+
+
+def labware_definitions(files: Iterable[BundledFile]) -> list[dict[str, Any]]:
+    """The labware definitions among an upload's support files (JSON that reads as a
+    complete definition), for drawing the deck: what the robot loads as custom labware."""
+    found = []
+    for bundled in files:
+        if bundled.role != "support" or not bundled.name.lower().endswith(".json"):
+            continue
+        try:
+            data = json.loads(bundled.content.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if _looks_like_labware(data) and _labware_problem(bundled.name, data) is None:
+            found.append(data)
+    return found
 
 
 def check_file(bundled: BundledFile) -> list[Problem]:

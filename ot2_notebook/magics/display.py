@@ -1,6 +1,6 @@
 """What a magic's cell shows: the widgets' panels, and short notes.
 
-The panels (equipment and deck map, live run, robot) come from :mod:`ot2_notebook.widgets`,
+The panels (equipment and deck, live run and deck, robot) come from :mod:`ot2_notebook.widgets`,
 imported here on first use so that loading the extension stays cheap. The notes are small
 rich objects with a deterministic ``text/plain`` form (for terminals and nbval) and an HTML
 form for JupyterLab.
@@ -97,22 +97,31 @@ def error_locations(problems: Sequence[CellProblem]) -> list[ErrorLocation]:
 def show_equipment(
     protocol: Protocol,
     problems: Sequence[CellProblem] = (),
+    definitions: Sequence[Mapping[str, Any]] = (),
     *,
     preflight: PreflightReport | None = None,
 ) -> EquipmentPanel:
-    """The equipment panel of an uploaded protocol, with its errors placed in cells and the
+    """The equipment panel of an uploaded protocol, with its errors placed in cells, the
+    deck drawn (custom labware from ``definitions``, the bundle's labware files) and the
     check of the robot's attached hardware (``preflight``) when given."""
     from ot2_notebook.widgets import show_equipment as _show
 
-    return _show(protocol, error_locations(problems) if problems else None, preflight=preflight)
+    return _show(
+        protocol,
+        error_locations(problems) if problems else None,
+        definitions=definitions,
+        preflight=preflight,
+    )
 
 
 def show_run(
     session: Session,
     protocol: Protocol | None,
     locate: Callable[[ProtocolErrorInfo], CellProblem] | None,
+    definitions: Sequence[Mapping[str, Any]] = (),
 ) -> tuple[RunPanel, DisplayHandle]:
-    """The live run panel of a session; run errors are placed in cells with ``locate``.
+    """The live run panel of a session, with the deck following the run (custom labware
+    from ``definitions``); run errors are placed in cells with ``locate``.
 
     Returns the panel and its display handle: ``handle.update(panel)`` re-sends the panel's
     plain-text form once the run has ended, so a saved notebook (papermill, nbclient) keeps
@@ -128,7 +137,14 @@ def show_run(
         def locate_error(info: ProtocolErrorInfo) -> ErrorLocation | None:
             return error_locations([locate(info)])[0]
 
-    panel = _show(session, protocol=protocol, locate_error=locate_error, display=False)
+    panel = _show(
+        session,
+        protocol=protocol,
+        locate_error=locate_error,
+        display=False,
+        deck=True,
+        definitions=definitions,
+    )
     handle = display(panel, display_id=True)
     return panel, handle
 

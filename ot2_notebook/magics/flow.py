@@ -2,11 +2,13 @@
 
 :class:`Flow` strings the steps of :mod:`~ot2_notebook.magics.robotops` into what a cell
 does: upload a protocol (replacing the one of that name, making room on a full robot from
-this notebook's idle protocols) and show its equipment panel, even when the analysis fails;
-run it: create a session (or use the one already loaded), wait until it is loaded, show the
-live run panel, start, and with ``--wait`` block until the run ends, failing the cell unless
-it finished; or, when a run of that protocol is already in progress on the robot (after a
-kernel restart, from another notebook), follow it instead of failing or starting another.
+this notebook's idle protocols) and show its equipment panel (with the deck drawn, custom
+labware from the bundle's definitions), even when the analysis fails; run it: create a
+session (or use the one already loaded), wait until it is loaded, show the live run panel
+(with the deck following the run), start, and with ``--wait`` block until the run ends,
+failing the cell unless it finished; or, when a run of that protocol is already in progress
+on the robot (after a kernel restart, from another notebook), follow it instead of failing
+or starting another.
 
 What it remembers is in the :class:`~ot2_notebook.magics.ledger.Ledger` (what this notebook
 uploaded and created on each robot, and the fingerprint of each upload, so that ``%ot2_run``
@@ -32,7 +34,7 @@ from ot2_notebook.client import (
 from ot2_notebook.client import Protocol as StoredProtocol
 from ot2_notebook.magics import display, robotops
 from ot2_notebook.magics.bundle import BuiltBundle, NotebookBundle
-from ot2_notebook.magics.checks import require_clean_bundle
+from ot2_notebook.magics.checks import labware_definitions, require_clean_bundle
 from ot2_notebook.magics.errors import CellProblem, OT2MagicError, RobotRequestError
 from ot2_notebook.magics.ledger import Ledger, created_stamp
 from ot2_notebook.magics.robotops import CellAnalysisError, CleanupReport
@@ -134,16 +136,23 @@ class Flow:
                     f"Protocol {built.name!r} is unchanged on the robot and its run is "
                     f"{live.state} (session {live.id}), so it was not uploaded again."
                 )
-                display.show_equipment(stored, preflight=robotops.equipment_report(robot, stored))
+                display.show_equipment(
+                    stored,
+                    definitions=labware_definitions(built.files),
+                    preflight=robotops.equipment_report(robot, stored),
+                )
                 return stored
+        definitions = labware_definitions(built.files)
         try:
             protocol = robotops.replace_protocol(
                 robot, built, self.ledger, room=self.settings.make_room, notify=_note
             )
         except CellAnalysisError as exc:
-            display.show_equipment(exc.protocol, exc.problems)
+            display.show_equipment(exc.protocol, exc.problems, definitions)
             raise
-        display.show_equipment(protocol, preflight=robotops.equipment_report(robot, protocol))
+        display.show_equipment(
+            protocol, definitions=definitions, preflight=robotops.equipment_report(robot, protocol)
+        )
         return protocol
 
     def ready_to_run(
@@ -206,7 +215,7 @@ class Flow:
             try:
                 robotops.load_session(runner, built, self.settings.analysis_timeout + 60.0)
             finally:
-                panel, handle = display.show_run(session, protocol, locate)
+                panel, handle = display.show_run(session, protocol, locate, _definitions(built))
                 self.panels.append(panel)
             robotops.begin(runner)
             if not wait:
@@ -251,7 +260,7 @@ class Flow:
         _note(self._follow_text(robot, session, built))
         locate = self._locator(built, name)
         runner = Session(robot, session.data)
-        panel, handle = display.show_run(session, protocol, locate)
+        panel, handle = display.show_run(session, protocol, locate, _definitions(built))
         self.panels.append(panel)
         if not wait:
             return runner
@@ -325,6 +334,11 @@ class Flow:
     def cleanup(self, robot: RobotClient, everything: bool) -> CleanupReport:
         """Delete what this notebook created on ``robot`` (``everything``: all of it)."""
         return robotops.cleanup(robot, self.ledger, everything=everything)
+
+
+def _definitions(built: BuiltBundle | None) -> list[dict[str, Any]]:
+    """The custom labware of an upload of this notebook (none known for another's)."""
+    return labware_definitions(built.files) if built is not None else []
 
 
 def _settle(panel: Any, handle: Any, states_: tuple[str, ...]) -> None:

@@ -31,6 +31,7 @@ from ot2_notebook.simulator.notifications import SESSION_EVENTS, NotificationHub
 from ot2_notebook.simulator.protocol_store import ProtocolStore
 from ot2_notebook.simulator.runner import RunHandle, SessionJob, SessionRunner
 from ot2_notebook.simulator.workers.messages import Step
+from ot2_notebook.step_data import STRUCTURED_KEY
 
 PROTOCOL_SESSION = "protocol"
 
@@ -99,13 +100,24 @@ class ProtocolSession:
         }
 
 
+def _step_params(step: Step) -> dict[str, Any] | None:
+    """A start event's ``params``: the text, as 4.x sends it, and the step's structured data
+    (SPEC §6, last row; :mod:`ot2_notebook.step_data`); an end event has none."""
+    if step.phase != "start":
+        return None
+    params: dict[str, Any] = {"text": step.text}
+    if step.structured is not None:
+        params[STRUCTURED_KEY] = step.structured
+    return params
+
+
 def _step_event(command_number: int, step: Step) -> dict[str, Any]:
     return {
         "source": "protocol",
         "event": f"{step.name}.{step.phase}",
         "timestamp": iso(step.timestamp),
         "commandId": str(command_number),
-        "params": {"text": step.text} if step.phase == "start" else None,
+        "params": _step_params(step),
         "result": None,
     }
 
@@ -382,18 +394,18 @@ class SessionManager:
                 progress.texts[step.index] = step.text
             session.events.append(_step_event(number, step))
             session.last_command_number = max(session.last_command_number, number)
-            self._hub.publish(
-                SESSION_EVENTS,
-                {
-                    "type": "ProtocolStep",
-                    "sessionId": session.id,
-                    "commandId": str(number),
-                    "event": f"{step.name}.{step.phase}",
-                    "text": progress.texts.get(step.index),
-                    "index": step.index,
-                    "total": session.total_steps,
-                },
-            )
+            frame: dict[str, Any] = {
+                "type": "ProtocolStep",
+                "sessionId": session.id,
+                "commandId": str(number),
+                "event": f"{step.name}.{step.phase}",
+                "text": progress.texts.get(step.index),
+                "index": step.index,
+                "total": session.total_steps,
+            }
+            if step.phase == "start" and step.structured is not None:
+                frame[STRUCTURED_KEY] = step.structured  # as in the start event's params
+            self._hub.publish(SESSION_EVENTS, frame)
 
     def run_paused(self, session_id: str, handle: RunHandle) -> None:
         with self._lock:

@@ -8,6 +8,10 @@
 * :class:`FleetPanel` (``show_fleet``): every connected robot, live: reachable or not, its
   software, the protocol it holds, its session's state and progress (a poller thread per
   robot, so one robot going away never holds up the others).
+* :class:`DeckView` (``show_deck``): the deck drawn from the labware definitions, the
+  deck's state after each step (tips, liquid) with a slider and play button, a live run
+  followed step by step, SVG/PNG export. The equipment panel shows it without steps; the
+  run panel (``deck=True``, as the magics show it) with the session's steps.
 
 Each panel is an ``ipywidgets.VBox``; its ``text/plain`` form (``repr(panel)``,
 ``panel.text()``) is a deterministic description for terminals and nbval.
@@ -27,6 +31,12 @@ Stable CSS classes (for browser tests and custom styling)::
                        ot2-run-progress, ot2-run-progress-text, ot2-run-step (inside it,
                        for a delay, hold, module wait or pause: ot2-run-step-time),
                        ot2-run-time, ot2-run-error, ot2-run-message, ot2-run-log
+    DeckView           ot2-deck-view (in an EquipmentPanel, and in a RunPanel made with
+                       deck=True); parts ot2-deck-header, ot2-deck-layer-base and
+                       ot2-deck-layer-state (the two SVG layers), ot2-deck-play,
+                       ot2-deck-slider, ot2-deck-speed, ot2-deck-follow, ot2-deck-step,
+                       ot2-deck-time, ot2-deck-export-svg, ot2-deck-export-png,
+                       ot2-deck-export, ot2-deck-message
     RobotPanel         ot2-robot-panel; parts ot2-robot-health, ot2-btn-refresh,
                        ot2-robot-message, ot2-robot-protocols (rows ot2-protocol-row, button
                        ot2-btn-delete-protocol), ot2-robot-sessions (rows ot2-session-row,
@@ -46,13 +56,15 @@ so the panels follow light and dark themes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ot2_notebook.client.http import Protocol, RobotClient, Session
 from ot2_notebook.client.models import ProtocolData
 from ot2_notebook.client.preflight import PreflightReport
 from ot2_notebook.widgets.deck import DeckMap, SlotContent, deck_contents, deck_lines
+from ot2_notebook.widgets.deck_view import DeckView, show_deck
 from ot2_notebook.widgets.equipment import EquipmentPanel
 from ot2_notebook.widgets.errors import ErrorLocation
 from ot2_notebook.widgets.fleet import FleetPanel, RobotStatus
@@ -62,6 +74,7 @@ from ot2_notebook.widgets.run import BUTTON_COMMANDS, ErrorLocator, RunPanel, en
 __all__ = [
     "BUTTON_COMMANDS",
     "DeckMap",
+    "DeckView",
     "EquipmentPanel",
     "ErrorLocation",
     "FleetPanel",
@@ -72,6 +85,7 @@ __all__ = [
     "deck_contents",
     "deck_lines",
     "enabled_buttons",
+    "show_deck",
     "show_equipment",
     "show_fleet",
     "show_robot",
@@ -91,11 +105,12 @@ def show_equipment(
     *,
     display: bool = True,
     preflight: PreflightReport | bool | None = None,
+    definitions: Iterable[Mapping[str, Any] | str | Path] = (),
 ) -> EquipmentPanel:
     """Build an :class:`EquipmentPanel`, display it (unless ``display=False``), return it.
-
-    ``preflight``: the check of the robot's attached hardware to show, or ``True`` to ask
-    the protocol's robot for it (``protocol`` must then be a ``Protocol``).
+    ``definitions``: the custom labware definitions uploaded with the protocol, for the
+    deck drawing; ``preflight``: the check of the robot's attached hardware to show, or
+    ``True`` to ask the protocol's robot for it (``protocol`` must then be a ``Protocol``).
 
     Magics: display it *before* raising for an analysis error, so the cell shows the panel
     with the errors placed in their cells, and then fails.
@@ -105,7 +120,7 @@ def show_equipment(
             raise TypeError("show_equipment(..., preflight=True) needs a Protocol handle.")
         preflight = protocol.client.preflight(protocol)
     report = preflight if isinstance(preflight, PreflightReport) else None
-    panel = EquipmentPanel(protocol, cell_errors, preflight=report)
+    panel = EquipmentPanel(protocol, cell_errors, preflight=report, definitions=definitions)
     if display:
         _display(panel)
     return panel
@@ -124,7 +139,8 @@ def show_run(
     A panel built earlier for the same session stops updating (re-running a cell does not
     pile up watcher threads). To show a final, deterministic state (``--wait``, nbval),
     call ``panel.wait_for("finished")`` (or the state expected) before the cell ends.
-    ``options`` go to :class:`RunPanel` (``use_feed``, ``log_limit``, ``watcher_options``).
+    ``options`` go to :class:`RunPanel` (``use_feed``, ``log_limit``, ``watcher_options``,
+    ``deck=True`` and ``definitions`` for the deck view following the run).
     """
     panel = RunPanel(session, protocol=protocol, locate_error=locate_error, **options)
     if display:

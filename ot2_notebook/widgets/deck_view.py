@@ -385,8 +385,7 @@ class DeckView(Panel):
                 if step.index is not None and step.index != len(self.timeline) + 1:
                     self._resync = True  # steps were missed (a poll reports the newest)
                 else:
-                    structured = getattr(step, "structured", None)
-                    self.timeline.add_event(step.event, step.text, structured, step.command_id)
+                    self.timeline.add_event(step.event, step.text, step.structured, step.command_id)
             else:
                 self.timeline.add_event(step.event, None, None, step.command_id)
             self._request()
@@ -436,9 +435,16 @@ class DeckView(Panel):
                 self.renderer.finish()
 
     def _sync_controls(self, *, follow: bool) -> None:
-        """Slider and play button range to the timeline; with ``follow``, the newest step."""
+        """Slider and play button range to the timeline; with ``follow``, the newest step.
+        Without a session and without steps (a protocol's deck before any session) there is
+        nothing to play: only the deck and the export buttons show."""
         with self._lock:
             total = len(self.timeline)
+            playable = self.session is not None or total > 0
+            for part in (self.play, self.slider, self.speed, self.step_view, self.time_view):
+                part.layout.display = None if playable else "none"
+            self.legend.layout.display = None if playable else "none"
+            self.follow_button.layout.display = None if self.session is not None else "none"
             at_end = self.slider.value == self.slider.max
             self._setting = True
             try:
@@ -493,6 +499,8 @@ class DeckView(Panel):
         )
 
     def _source_label(self) -> str:
+        if self.session is None and len(self.timeline) == 0:
+            return "deck only"
         if self._live:
             return "live run" if self.state != states.PAUSED else "live run, paused"
         if self.timeline.phase == "load":

@@ -1,26 +1,32 @@
 """``EquipmentPanel``: what a protocol needs on the robot, shown after every upload.
 
-Name, author, API level and estimated run time; pipettes by mount; the deck map; labware
-and modules tables; the liquids the protocol loads (robot software 5+ analyses, API level
-2.14+); and the analysis errors, placed in the notebook (cell and line) when the
-magics say where the code came from. Given the pre-flight check of the robot's attached
-hardware (``RobotClient.preflight``), each pipette and module also shows whether the robot
-has it: ok, missing, or wrong (another model attached). Nothing here talks to the robot: the
-panel draws the data it is given, so it is cheap and has no threads.
+Name, author, API level and estimated run time; pipettes by mount; the deck drawn from the
+labware and module definitions (a :class:`~ot2_notebook.widgets.deck_view.DeckView`
+without steps; custom labware from the ``definitions`` uploaded with the protocol); the slot
+map; labware and modules tables; the liquids the protocol loads (robot software 5+
+analyses, API level 2.14+); and the analysis errors, placed in the notebook (cell and line)
+when the magics say where the code came from. Given the pre-flight check of the robot's
+attached hardware (``RobotClient.preflight``), each pipette and module also shows whether
+the robot has it: ok, missing, or wrong (another model attached). Nothing here talks to the
+robot: the panel draws the data it is given, so it has no threads.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
 from ot2_notebook.client.http import Protocol
 from ot2_notebook.client.models import Equipment, ProtocolData
 from ot2_notebook.client.preflight import EquipmentCheck, PreflightReport
+from ot2_notebook.deck import DefinitionError
 from ot2_notebook.widgets.base import Panel
 from ot2_notebook.widgets.deck import DeckMap, deck_lines
+from ot2_notebook.widgets.deck_view import DeckView
 from ot2_notebook.widgets.errors import ErrorLocation, describe_error
 from ot2_notebook.widgets.style import esc, format_duration, html_block
 
@@ -28,6 +34,8 @@ if TYPE_CHECKING:
     import pandas
 
 __all__ = ["EquipmentPanel", "error_html", "error_lines"]
+
+log = logging.getLogger("ot2_notebook.widgets")
 
 MOUNTS = ("left", "right")
 
@@ -77,11 +85,17 @@ class EquipmentPanel(Panel):
     are shown with the file and line the robot reports. ``preflight`` is the check of the
     robot's attached hardware (a :class:`~ot2_notebook.client.PreflightReport`), shown per
     pipette and module; without it the panel shows only what the protocol needs.
+    ``definitions``: custom labware definitions (dicts or JSON files, the labware uploaded
+    with the protocol) for the deck drawing; ``drawing=False`` leaves the drawing out (the
+    slot map stays).
 
     Parts, for code and browser tests: ``header``, ``errors_view`` (class ``ot2-errors``),
-    ``preflight_view`` (``ot2-preflight``), ``pipettes_view`` (``ot2-pipettes``), ``deck``
-    (a :class:`DeckMap`, ``ot2-deck``), ``labware_view`` (``ot2-labware-table``),
-    ``modules_view`` (``ot2-modules-table``), ``liquids_view`` (``ot2-liquids-table``).
+    ``preflight_view`` (``ot2-preflight``), ``pipettes_view`` (``ot2-pipettes``),
+    ``deck_view`` (a :class:`DeckView`, ``ot2-deck-view``; ``None`` without the drawing),
+    ``deck`` (the slot map, a :class:`DeckMap`, ``ot2-deck``), ``labware_view``
+    (``ot2-labware-table``), ``modules_view`` (``ot2-modules-table``), ``liquids_view``
+    (``ot2-liquids-table``). The text form (:meth:`text`) is the same with or without the
+    drawing.
     """
 
     css_class = "ot2-equipment-panel"
@@ -93,6 +107,8 @@ class EquipmentPanel(Panel):
         *,
         error_locations: Sequence[ErrorLocation] | None = None,
         preflight: PreflightReport | None = None,
+        definitions: Iterable[Mapping[str, Any] | str | Path] = (),
+        drawing: bool = True,
     ) -> None:
         super().__init__()
         self.protocol = _as_data(protocol)
@@ -143,18 +159,48 @@ class EquipmentPanel(Panel):
         self.liquids_view.add_class("ot2-liquids-table")
         if not equipment.liquids:
             self.liquids_view.layout.display = "none"
-        deck_column = widgets.VBox(
-            [widgets.HTML(value=html_block("Deck", "ot2-section-title")), self.deck],
-            layout=widgets.Layout(flex="1 1 320px", min_width="280px", max_width="540px"),
-        )
+        #: Why the deck could not be drawn (a custom definition that cannot be read).
+        self.drawing_error: str | None = None
+        self.deck_view = self._drawing(definitions) if drawing else None
+        map_title = widgets.HTML(value=html_block("Deck", "ot2-section-title"))
+        side = [self.pipettes_view, self.labware_view, self.modules_view, self.liquids_view]
+        if self.deck_view is not None:
+            # the drawing is the deck; the slot map sums it up beside the tables
+            map_title.value = html_block("Slots", "ot2-section-title")
+            deck_column = widgets.VBox(
+                [self.deck_view],
+                layout=widgets.Layout(flex="1 1 420px", min_width="300px", max_width="720px"),
+            )
+            side += [map_title, self.deck]
+        else:
+            parts: list[widgets.Widget] = [map_title, self.deck]
+            if self.drawing_error is not None:
+                note = f"The deck could not be drawn: {self.drawing_error}"
+                parts.append(
+                    widgets.HTML(value=html_block(f'<div class="ot2-info-box">{esc(note)}</div>'))
+                )
+            deck_column = widgets.VBox(
+                parts,
+                layout=widgets.Layout(flex="1 1 320px", min_width="280px", max_width="540px"),
+            )
         side_column = widgets.VBox(
-            [self.pipettes_view, self.labware_view, self.modules_view, self.liquids_view],
+            side,
             layout=widgets.Layout(
                 flex="1 1 300px", min_width="260px", margin="0 0 0 12px", overflow="hidden"
             ),
         )
         body = widgets.HBox([deck_column, side_column], layout=widgets.Layout(flex_flow="row wrap"))
         self._set_body(self.header, self.errors_view, self.preflight_view, body)
+
+    def _drawing(self, definitions: Iterable[Mapping[str, Any] | str | Path]) -> DeckView | None:
+        """The deck drawn from the definitions; ``None`` (and the slot map alone) when a
+        custom definition cannot be read, which the panel says."""
+        try:
+            return DeckView(self.protocol, definitions=definitions, watch=False)
+        except DefinitionError as exc:
+            log.warning("equipment panel of %s: no deck drawing: %s", self.protocol.id, exc)
+            self.drawing_error = str(exc)
+            return None
 
     # -- data ------------------------------------------------------------------------------
 

@@ -27,7 +27,8 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -37,7 +38,9 @@ from ot2_notebook.client.errors import NotFoundError, RobotError
 from ot2_notebook.client.http import Protocol, Session
 from ot2_notebook.client.models import ProtocolData, ProtocolErrorInfo, SessionData, StepEvent
 from ot2_notebook.client.watcher import SessionWatcher
+from ot2_notebook.deck import DefinitionError
 from ot2_notebook.widgets.base import Panel
+from ot2_notebook.widgets.deck_view import DeckView
 from ot2_notebook.widgets.errors import ErrorLocation, describe_error
 from ot2_notebook.widgets.progress import RunTracker
 from ot2_notebook.widgets.steptime import DELAY, PAUSE
@@ -87,14 +90,19 @@ class RunPanel(Panel):
     the estimated run time; it is fetched from the robot when not given. ``locate_error``
     maps a run error to a notebook cell (:class:`ErrorLocation`). ``watch=False`` draws the
     session once and starts no thread. ``use_feed`` and ``watcher_options`` go to the
-    :class:`~ot2_notebook.client.watcher.SessionWatcher`.
+    :class:`~ot2_notebook.client.watcher.SessionWatcher`. ``deck=True`` adds the deck
+    (a :class:`~ot2_notebook.widgets.deck_view.DeckView` of the session, with its own
+    watcher: the load simulation's last step until the run starts, then the run as it
+    goes), drawing custom labware from ``definitions``.
 
     Parts, for code and browser tests: ``state_view`` (class ``ot2-run-state``),
     ``buttons`` (``start``/``pause``/``resume``/``cancel``: ``ot2-btn-<name>``),
     ``progress`` (``ot2-run-progress``), ``progress_text`` (``ot2-run-progress-text``),
     ``step_view`` (``ot2-run-step``), ``time_view`` (``ot2-run-time``), ``error_view``
-    (``ot2-run-error``), ``message_view`` (``ot2-run-message``), ``log_view``
-    (``ot2-run-log``).
+    (``ot2-run-error``), ``message_view`` (``ot2-run-message``), ``deck_view`` (with
+    ``deck=True``: ``ot2-deck-view``, above the log; else ``None``), ``log_view``
+    (``ot2-run-log``). The text form (:meth:`text`) describes the run alone, deck or not
+    (``panel.deck_view.text()`` describes the deck).
     """
 
     css_class = "ot2-run-panel"
@@ -113,6 +121,8 @@ class RunPanel(Panel):
         log_limit: int = 200,
         pace: float | None = None,
         watcher_options: dict[str, Any] | None = None,
+        deck: bool = False,
+        definitions: Iterable[Mapping[str, Any] | str | Path] = (),
     ) -> None:
         if not isinstance(session, Session):
             raise TypeError(
@@ -137,6 +147,9 @@ class RunPanel(Panel):
         self._retired: str | None = None
         self.watcher: SessionWatcher | None = None
         self.renderer: Renderer | None = None
+        self.deck_view: DeckView | None = None
+        if deck:
+            self.deck_view = self._deck_view(definitions, watch, use_feed, watcher_options)
         self._build()
         try:
             session.refresh()
@@ -163,6 +176,29 @@ class RunPanel(Panel):
             return self.session.protocol().data
         except RobotError as exc:  # the panel works without it (no name, no estimate)
             log.info("run panel: protocol %s not readable: %s", self.session.protocol_id, exc)
+            return None
+
+    def _deck_view(
+        self,
+        definitions: Iterable[Mapping[str, Any] | str | Path],
+        watch: bool,
+        use_feed: bool,
+        watcher_options: dict[str, Any] | None,
+    ) -> DeckView | None:
+        """The deck of the session; ``None`` (the run panel works without it, and says so)
+        when the protocol or a custom definition cannot be read."""
+        try:
+            return DeckView(
+                self.protocol,
+                session=self.session,
+                definitions=definitions,
+                watch=watch,
+                use_feed=use_feed,
+                watcher_options=watcher_options,
+            )
+        except (RobotError, DefinitionError) as exc:
+            log.warning("run panel for session %s: no deck view: %s", self.session.id, exc)
+            self._set_message("info", f"The deck cannot be shown: {exc}")
             return None
 
     def _robot_pace(self) -> float:
@@ -228,6 +264,7 @@ class RunPanel(Panel):
         self.message_view.add_class("ot2-run-message")
         self.log_view = widgets.HTML()
         self.log_view.add_class("ot2-run-log")
+        deck = [self.deck_view] if self.deck_view is not None else []
         self._set_body(
             self.header,
             controls,
@@ -236,6 +273,7 @@ class RunPanel(Panel):
             self.time_view,
             self.error_view,
             self.message_view,
+            *deck,
             self.log_view,
         )
 
@@ -572,6 +610,8 @@ class RunPanel(Panel):
             self._set_message("info", f"{reason}; this panel no longer updates.")
             self._render()
         self._stop_threads(final_render=False)
+        if self.deck_view is not None:
+            self.deck_view.stop()  # the newer panel's deck follows the robot now
 
     @property
     def retired(self) -> bool:
@@ -588,6 +628,8 @@ class RunPanel(Panel):
                 found.append(subscriber.thread)
         if self.renderer is not None:
             found.append(self.renderer.thread)
+        if self.deck_view is not None:
+            found += self.deck_view.threads
         return [t for t in found if t.is_alive()]
 
     def close(self, timeout: float = 15.0) -> None:

@@ -209,8 +209,34 @@ class ProtocolDeleteResponse(BaseModel):
 # -- /sessions ---------------------------------------------------------------------------------
 
 
+class StepPipette(BaseModel):
+    mount: Literal["left", "right"] | None = None
+    name: str | None = Field(None, description="e.g. p300_single_gen2")
+    channels: int | None = Field(None, description="1 or 8")
+
+
+class StepLocation(BaseModel):
+    slot: int | None = Field(None, description="the deck slot (a module's, for labware on it)")
+    labware: str | None = Field(None, description="its load name; null for a trash bin")
+    well: str | None = Field(
+        None, description="e.g. A1 (a multi-channel's back nozzle); null for a trash bin"
+    )
+
+
+class StepStructured(BaseModel):
+    """The step as data, for deck playback (the simulator's addition; ot2_notebook.step_data)."""
+
+    command: str = Field(description="e.g. ASPIRATE, as in the event name")
+    pipette: StepPipette | None = None
+    volume: float | None = Field(None, description="µL per channel")
+    flowRate: float | None = Field(None, description="µL/s")
+    location: StepLocation | None = Field(None, description="null: not in a well")
+    seconds: float | None = Field(None, description="estimated robot time of this step alone")
+
+
 class StepParams(BaseModel):
     text: str = Field(description="what the step does, as the robot words it")
+    structured: StepStructured | None = None
 
 
 class SessionEvent(BaseModel):

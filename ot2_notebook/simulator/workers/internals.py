@@ -15,6 +15,7 @@ Only ever imported in a worker process (it imports opentrons).
 
 from __future__ import annotations
 
+import copy
 import inspect
 import sys
 from collections.abc import Callable, Mapping
@@ -39,9 +40,15 @@ STEP_EVENTS = Internal(
     "step events in session logs and on the feed",
 )
 ESTIMATES = Internal(
-    "opentrons.protocols.duration.DurationEstimator with .on_message() and ._increments "
-    "(entries with .duration)",
-    "estimated run times and --speed pacing",
+    "opentrons.protocols.duration.DurationEstimator with .on_message(), .handle_message(name, "
+    "payload) and ._increments (entries with .duration)",
+    "estimated run times, --speed pacing and each step's estimate",
+)
+STEP_PAYLOADS = Internal(
+    "the legacy command payloads: 'instrument' (.mount, .name, .channels, .flow_rate), "
+    "'location' (Well with .parent and .well_name, types.Location with .labware, TrashBin), "
+    "'volume', 'rate'; LabwareLike(...).first_parent()",
+    "structured step data (pipette, volume, place) for deck playback",
 )
 MODULE_CORE = Internal(
     "ModuleContext._core with .get_model() and .MODULE_TYPE",
@@ -71,6 +78,7 @@ INTERNALS = (
     ENTRY_POINTS,
     STEP_EVENTS,
     ESTIMATES,
+    STEP_PAYLOADS,
     MODULE_CORE,
     MODULE_MODEL_FORMAT,
     ERROR_TYPES,
@@ -134,6 +142,17 @@ def running_estimator() -> Any:
             seconds = float(sum(entry.duration for entry in self._increments[seen:]))
             self.total += seconds
             return seconds
+
+        def peek_seconds(self, name: str, payload: Any) -> float | None:
+            """The estimate of a step about to start, recording nothing: the step is
+            handled by a shallow copy (the estimator's position and temperatures are plain
+            values; ``_increments`` is only appended to by ``on_message``). A step that
+            contains no other step gets exactly the figure its end will give."""
+            probe = copy.copy(self)
+            try:
+                return float(probe.handle_message(name, payload))
+            except Exception:  # the estimator does not know every command; not fatal
+                return None
 
     return RunningEstimator()
 
@@ -229,11 +248,45 @@ def _check_live(problems: dict[Internal, str]) -> None:
             problems[STEP_EVENTS] = f"the messages looked like {shapes[:2]!r}"
     try:
         estimator = running_estimator()
-        total = sum(estimator.step_seconds(m) for m in seen if m.get("$") == "after")
+        ahead: list[float | None] = []
+        total = 0.0
+        for m in seen:  # in the order a run sees them: each estimate ahead, then the real one
+            if m.get("$") == "before":
+                ahead.append(estimator.peek_seconds(str(m.get("name")), m.get("payload")))
+            else:
+                total += estimator.step_seconds(m)
         if not estimator._increments or total <= 0:
             raise ValueError(f"estimated {total} s for a tip pick-up and drop")
+        if None in ahead or abs(sum(a or 0.0 for a in ahead) - total) > 1e-6:
+            raise ValueError(f"estimated ahead {ahead}, afterwards {total} s in all")
     except Exception as exc:
         problems[ESTIMATES] = _describe(exc)
+    if STEP_EVENTS not in problems:
+        problems.update(_check_payloads(seen))
+
+
+def _check_payloads(seen: list[Mapping[str, Any]]) -> dict[Internal, str]:
+    """The tip pick-up and drop of the live check, read as structured step data."""
+    from ot2_notebook.simulator.workers.step_details import StepDetails
+
+    try:
+        details = StepDetails()
+        built = [
+            details.build(str(m.get("name")), m.get("payload") or {})
+            for m in seen
+            if m.get("$") == "before"
+        ]
+        pick_up = next(b for b in built if b["command"] == "PICK_UP_TIP")
+        wanted = {
+            "command": "PICK_UP_TIP",
+            "pipette": {"mount": "right", "name": "p300_single_gen2", "channels": 1},
+            "location": {"slot": 2, "labware": "opentrons_96_tiprack_300ul", "well": "A1"},
+        }
+        if pick_up != wanted:
+            raise ValueError(f"a tip pick-up read as {pick_up!r}")
+    except Exception as exc:
+        return {STEP_PAYLOADS: _describe(exc)}
+    return {}
 
 
 def _describe(exc: BaseException) -> str:

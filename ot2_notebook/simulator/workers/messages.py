@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ot2_notebook.simulator.hardware import AttachedHardware
+from ot2_notebook.step_data import StepData
 
 JobMode = Literal["analyse", "simulate", "run"]
 ANALYSE: JobMode = "analyse"
@@ -78,10 +79,9 @@ class Step:
     ``index`` counts starts from 1 over every nesting level (a ``transfer`` and the
     aspirates inside it each have their own); an end carries the index of its start.
     ``text`` is the robot's description of the step (starts only); ``depth`` is its
-    nesting level (0: called by the protocol itself).
-
-    Structured data about the step (pipette, volume, labware slot, well: deck playback)
-    belongs in a new optional field here, e.g. ``details: StepDetails | None = None``.
+    nesting level (0: called by the protocol itself). ``structured`` is the step's data for
+    deck playback (starts only; the JSON object of :mod:`ot2_notebook.step_data`: command,
+    pipette, volume, flow rate, place, estimated seconds), ``None`` when unknown.
     """
 
     phase: Literal["start", "end"]
@@ -90,6 +90,7 @@ class Step:
     text: str | None = None
     depth: int | None = None
     timestamp: float = field(default_factory=time.time)
+    structured: StepData | None = None
 
 
 @dataclass(frozen=True)
