@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ot2_notebook.simulator.config import DEFAULT_PORT, Limits, SimulatorConfig
+from ot2_notebook.simulator.sockets import bind
 
 if TYPE_CHECKING:  # imported when the server starts, so that --help answers at once
     import uvicorn
@@ -168,11 +169,6 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             max_file_bytes=min(Limits().max_file_bytes, max_request), max_request_bytes=max_request
         ),
     )
-
-
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=128)
 
 
 def _exit_with_parent(server: uvicorn.Server, fd: int) -> None:
