@@ -385,7 +385,7 @@ class RunPanel(Panel):
         if state == states.STOPPED:
             label = "cancelled" if self.tracker.cancelled else "loading"
         elif self.tracker.waiting_for_user() is not None:
-            label = "waiting for you"
+            label = "paused (waiting for you)"  # the protocol's own ctx.pause, as text() says
         return html_block(f'<span class="ot2-badge ot2-state-{esc(state)}">{esc(label)}</span>')
 
     def _progress_text(self) -> str:
