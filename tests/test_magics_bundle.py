@@ -193,10 +193,29 @@ def test_json_errors_are_placed_in_the_support_cell() -> None:
     )
     built = bundle.build("demo")
     [problem] = check_bundle(built)
-    assert problem.kind == "JSONDecodeError" and problem.line == 3
+    # the same words and place on Python 3.10-3.13 (3.13 names a trailing comma, older
+    # versions complain at the closing brace): the comma's line
+    assert problem.kind == "JSONDecodeError" and (problem.line, problem.column) == (2, 8)
+    assert problem.message == "Illegal trailing comma before end of object"
     location = built.locate(problem.file, problem.line)
-    assert location.where() == "In [2], line 4 (support file plan.json)"
-    assert location.text == "}"
+    assert location.where() == "In [2], line 3 (support file plan.json)"
+    assert location.text == ' "a": 1,'
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ('{"steps": [1, 2,\n  ]}', "Illegal trailing comma before end of array", 1),
+        ('{"a": 1\n "b": 2}', "Expecting ',' delimiter", 2),
+        ('{"a": }', "Expecting value", 1),
+    ],
+)
+def test_json_errors_read_the_same_on_every_python(text: str, message: str, line: int) -> None:
+    bundle = NotebookBundle()
+    bundle.set_protocol("demo", cell("p", 1), "x = 1\n")
+    bundle.set_support("plan.json", cell("s", 2), text)
+    [problem] = check_bundle(bundle.build("demo"))
+    assert (problem.kind, problem.message, problem.line) == ("JSONDecodeError", message, line)
 
 
 def test_disk_support_files_are_named_by_their_path(tmp_path: Path) -> None:

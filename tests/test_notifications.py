@@ -370,7 +370,17 @@ def test_watcher_reports_exactly_what_the_feed_publishes(robot_url: str, clean_r
                 session.start()
                 assert watcher.wait_for("finished", 60) == "finished"
                 assert watcher.mode == "feed"
-                wait_until(lambda: len(recorder.steps) == len(truth.steps(session.id)) > 0)
+                # The direct subscriber reads the same feed on its own connection and may be
+                # behind the watcher: wait for the session's last frame there (the change to
+                # finished, published after every step) before comparing the two.
+                wait_until(
+                    lambda: truth.changes(session.id)[-1:] == [("running", "finished")],
+                    what="the direct feed's change to finished",
+                )
+                wait_until(
+                    lambda: len(recorder.steps) == len(truth.steps(session.id)) > 0,
+                    what="as many steps reported as published",
+                )
                 transitions = watcher.transitions
         truth_changes = truth.changes(session.id)
     finally:

@@ -256,6 +256,27 @@ def test_traversal_never_writes_outside_the_data_folder(start_sim, tmp_path) -> 
     assert not os.path.exists("/tmp/escape.py")
 
 
+@pytest.mark.parametrize("name", ["two\nlines.py", "carriage\r.py", "already%0Aescaped.py"])
+def test_names_with_line_breaks_are_refused_and_leave_nothing(start_sim, tmp_path, name) -> None:
+    """requests, curl and browsers send a line break in a file name as %0A or %0D (the HTML
+    standard): the robot reads it as the line break it is and refuses the name, rather than
+    storing a protocol ``two%0Alines`` that no URL can name (nor delete)."""
+    data_dir = tmp_path / "robot"
+    handle = start_sim(data_dir=data_dir)
+    with Api(handle.url) as api:
+        for field in ("protocolFile", "supportFiles"):
+            files = [("protocolFile", ("moves.py", (EXAMPLES / "moves.py").read_bytes()))]
+            if field == "protocolFile":
+                files = [("protocolFile", (name, b"x = 1"))]
+            else:
+                files.append(("supportFiles", (name, b"x = 1")))
+            reply = api.post("/protocols", files=files)
+            assert reply.status_code == 422, reply.text
+            assert "contains control or invisible characters" in errors_of(reply)[0]["detail"]
+            assert api.get("/protocols").json()["data"] == []
+        assert list((data_dir / "protocols").iterdir()) == [], "a folder was left behind"
+
+
 def test_binary_protocol_file_is_422(api: Api) -> None:
     reply = api.post(
         "/protocols", files=[("protocolFile", ("image.py", b"\x89PNG\r\n\x1a\n\x00\x00"))]

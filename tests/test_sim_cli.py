@@ -14,12 +14,12 @@ import requests
 
 from ot2_notebook.simulator import start
 from ot2_notebook.simulator.launcher import SimulatorError
-from tests.conftest import VERSION, wait_until
+from tests.conftest import VERSION, sim_command, wait_until
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ot2_notebook.simulator", *args],
+        [*sim_command(), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -71,7 +71,7 @@ def test_listening_beyond_loopback_warns(tmp_path: Path) -> None:
     log = tmp_path / "sim.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "ot2_notebook.simulator", "--host", "0.0.0.0", "--port", "0"],
+            [*sim_command(), "--host", "0.0.0.0", "--port", "0"],
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -316,6 +316,10 @@ def test_uploads_are_bounded_and_names_plain(robot: Robot) -> None:
     bad = robot.post("/protocols", files=[("files", ("../escape.py", b"x"))])
     assert bad.status_code == 422
     assert "folder separator" in bad.json()["errors"][0]["detail"]
+    # requests sends the line break as %0A (the HTML standard): read back and refused
+    broken = robot.post("/protocols", files=[("files", ("two\nlines.py", b"x"))])
+    assert broken.status_code == 422
+    assert "control or invisible" in broken.json()["errors"][0]["detail"]
     many = [("files", (f"data_{i}.csv", b"a,b\n")) for i in range(70)]
     assert robot.post("/protocols", files=many).status_code == 422
     bad_rtp = robot.post(

@@ -47,7 +47,7 @@ def test_a_delay_counts_down_and_a_protocol_pause_waits_for_you(
             text = panel.text()
             assert "state: paused (waiting for you)" in text
             assert "step time: Waiting for you: check the plate. Press Resume when ready." in text
-            assert "waiting for you" in panel.state_view.value
+            assert ">paused (waiting for you)</span>" in panel.state_view.value
             assert "ot2-state-paused" in panel.state_view.value
             assert panel.enabled_buttons() == {"resume", "cancel"}
 

@@ -14,9 +14,16 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import IPython
+
 from ot2_notebook.magics.cellmap import CellRef
 
 __all__ = ["CellTracker", "RunningCell"]
+
+#: IPython 9.8 and later count a cell (``shell.execution_count += 1``) before ``pre_run_cell``,
+#: so the running cell is ``In [count - 1]`` there; IPython 8.x and 9.0-9.7 count it after the
+#: cell has run, so at ``pre_run_cell`` the running cell is ``In [count]``.
+COUNTS_BEFORE_PRE_RUN_CELL = tuple(IPython.version_info[:2]) >= (9, 8)
 
 
 @dataclass(frozen=True)
@@ -62,6 +69,12 @@ def body_offset(raw_cell: str, body: str) -> int:
     return 1
 
 
+def running_count(count_at_pre_run_cell: int) -> int:
+    """The ``N`` of ``In [N]`` for the cell being run, from ``shell.execution_count`` read in
+    its ``pre_run_cell`` (see :data:`COUNTS_BEFORE_PRE_RUN_CELL`)."""
+    return count_at_pre_run_cell - 1 if COUNTS_BEFORE_PRE_RUN_CELL else count_at_pre_run_cell
+
+
 class CellTracker:
     """Remembers the running cell between IPython's ``pre_run_cell`` and ``post_run_cell``."""
 
@@ -84,9 +97,8 @@ class CellTracker:
                 pass
 
     def pre_run_cell(self, info: Any) -> None:
-        # IPython has already counted this cell when it keeps history: it is In [count - 1].
         stored = bool(getattr(info, "store_history", False)) and not getattr(info, "silent", False)
-        count = self.shell.execution_count - 1 if stored else None
+        count = running_count(self.shell.execution_count) if stored else None
         self.current = RunningCell(
             raw_cell=str(getattr(info, "raw_cell", "") or ""),
             cell_id=_cell_id(info, self.shell),

@@ -101,6 +101,22 @@ def compile_problem(file: str, text: str) -> tuple[Problem, SyntaxError] | None:
 _LABWARE_KEYS = ("namespace", "version", "parameters", "wells", "ordering", "dimensions")
 
 
+def _json_problem(name: str, text: str, exc: json.JSONDecodeError) -> Problem:
+    """A JSON syntax error, placed the same on every Python: Python 3.13 names a trailing
+    comma ("Illegal trailing comma before end of object", at the comma); earlier versions
+    report it at the closing bracket as "Expecting property name enclosed in double quotes"
+    or "Expecting value". Those are turned into 3.13's words and place."""
+    message, position = exc.msg, exc.pos
+    before = text[:position].rstrip()
+    closing = text[position : position + 1]
+    if closing in ("}", "]") and before.endswith(","):
+        position = len(before) - 1
+        message = f"Illegal trailing comma before end of {'object' if closing == '}' else 'array'}"
+    line = text.count("\n", 0, position) + 1
+    column = position - text.rfind("\n", 0, position)
+    return Problem(name, "JSONDecodeError", message, line=line, column=column)
+
+
 def _looks_like_labware(data: Any) -> bool:
     return (
         isinstance(data, Mapping)
@@ -170,9 +186,7 @@ def check_file(bundled: BundledFile) -> list[Problem]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            return [
-                Problem(bundled.name, "JSONDecodeError", exc.msg, line=exc.lineno, column=exc.colno)
-            ]
+            return [_json_problem(bundled.name, text, exc)]
         if _looks_like_labware(data):
             if bundled.role == "protocol":
                 return [

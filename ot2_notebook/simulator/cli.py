@@ -20,6 +20,7 @@ from ot2_notebook.simulator.config import (
     SimulatorConfig,
 )
 from ot2_notebook.simulator.hardware import PRESETS, HardwareError, hardware_from_options
+from ot2_notebook.simulator.sockets import bind
 
 if TYPE_CHECKING:  # imported when the server starts, so that --help answers at once
     import uvicorn
@@ -237,11 +238,6 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
             max_file_bytes=min(Limits().max_file_bytes, max_request), max_request_bytes=max_request
         ),
     )
-
-
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=128)
 
 
 def _exit_with_parent(server: uvicorn.Server, fd: int) -> None:

@@ -144,6 +144,7 @@ class RunPanel(Panel):
         self.last_error: Exception | None = None
         self._message: tuple[str, str] | None = None  # (kind, text)
         self._rendered_state: str | None = None
+        self._rendered_run = 0  # the tracker's run count when the panel was last drawn
         self._retired: str | None = None
         self.watcher: SessionWatcher | None = None
         self.renderer: Renderer | None = None
@@ -431,6 +432,7 @@ class RunPanel(Panel):
             self.message_view.value = self._message_html()
             self.log_view.value = self._log_html()
             self._rendered_state = "deleted" if tracker.gone else state
+            self._rendered_run = tracker.runs
             self._state_changed.notify_all()
 
     def _robot_status(self) -> str | None:
@@ -449,7 +451,7 @@ class RunPanel(Panel):
         if state == states.STOPPED:
             label = "cancelled" if self.tracker.cancelled else "loading"
         elif self.tracker.waiting_for_user() is not None:
-            label = "waiting for you"
+            label = "paused (waiting for you)"  # the protocol's own ctx.pause, as text() says
         robot = self._robot_status()
         status = f' <span class="ot2-muted ot2-robot-status">robot: {esc(robot)}</span>'
         return html_block(
@@ -655,18 +657,28 @@ class RunPanel(Panel):
         with self._lock:
             return frozenset(n for n, b in self.buttons.items() if not b.disabled)
 
-    def wait_for(self, state: str | Iterable[str], timeout: float = 60.0) -> str:
+    def wait_for(
+        self, state: str | Iterable[str], timeout: float = 60.0, *, run: int | None = None
+    ) -> str:
         """Block until the panel *shows* ``state`` (or one of several); returns it.
 
         Use it before relying on the panel's text (e.g. in a notebook checked by nbval):
-        the panel draws from its own threads, a moment after the robot changes.
+        the panel draws from its own threads, a moment after the robot changes. ``run=N``
+        waits for that state in the session's N-th run (or a later one): after a second
+        Start, the panel still shows the first run's ``finished`` until it has drawn the
+        new run.
         """
         wanted = {state} if isinstance(state, str) else set(state)
+
+        def shown() -> bool:
+            return self._rendered_state in wanted and (run is None or self._rendered_run >= run)
+
         with self._state_changed:
-            if not self._state_changed.wait_for(lambda: self._rendered_state in wanted, timeout):
+            if not self._state_changed.wait_for(shown, timeout):
+                of_run = f" in run {run}" if run is not None else ""
                 raise TimeoutError(
-                    f"The run panel did not show {sorted(wanted)} within {timeout:g} s; it "
-                    f"shows {self._rendered_state!r}."
+                    f"The run panel did not show {sorted(wanted)}{of_run} within {timeout:g} s; "
+                    f"it shows {self._rendered_state!r} (run {self._rendered_run})."
                 )
         if self.renderer is not None:
             self.renderer.flush(timeout)

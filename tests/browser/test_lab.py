@@ -173,8 +173,10 @@ def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifac
         equipment.screenshot(path=str(artifacts / shot(lab, "equipment-panel.png")))
 
         # The tutorial's protocol first pauses itself (ctx.pause: "put the plate in"): the
-        # badge shows it, and Resume in the browser lets the run go on.
-        expect(badge).to_have_text("paused", timeout=UPDATE_TIMEOUT)
+        # badge shows that it is paused and waits for the user (a pause from the panel is
+        # plain "paused", below), and Resume in the browser lets the run go on.
+        expect(badge).to_have_text("paused (waiting for you)", timeout=UPDATE_TIMEOUT)
+        expect(badge).to_have_class(re.compile(r"\bot2-state-paused\b"))
         assert robot.session(session_id).state == "paused"
         click(panel, "resume")
         wait_robot_leaves(robot, session_id, "paused")

@@ -18,6 +18,7 @@ from ot2_notebook.simulator.api.responses import (
     ProtocolResponse,
 )
 from ot2_notebook.simulator.api.versioning import check_version
+from ot2_notebook.simulator.multipart import uploaded_file_name
 from ot2_notebook.simulator.protocol_store import StoredProtocol, UploadedFile
 
 router = APIRouter(
@@ -43,7 +44,8 @@ def _one(stored: StoredProtocol, answers: AnswerViews) -> dict[str, Any]:
 
 def _read(upload: UploadFile, max_bytes: int) -> UploadedFile:
     # one byte past the bound: enough to know a file is too big without reading all of it
-    return UploadedFile(name=upload.filename or "", content=upload.file.read(max_bytes + 1))
+    name = uploaded_file_name(upload.filename)
+    return UploadedFile(name=name, content=upload.file.read(max_bytes + 1))
 
 
 @router.post(

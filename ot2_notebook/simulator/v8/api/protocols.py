@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from ot2_notebook.simulator.multipart import uploaded_file_name
 from ot2_notebook.simulator.v8 import models
 from ot2_notebook.simulator.v8.errors import InvalidRequest, analysis_not_found
 from ot2_notebook.simulator.v8.models import error_responses
@@ -65,7 +66,8 @@ async def create_protocol(
     _json_form(runTimeParameterFiles, "runTimeParameterFiles")
     limit = robot.protocols.limits.max_file_bytes
     uploads = [
-        UploadedFile(name=item.filename or "", content=await item.read(limit + 1)) for item in files
+        UploadedFile(name=uploaded_file_name(item.filename), content=await item.read(limit + 1))
+        for item in files
     ]
     status, data = await run_in_threadpool(
         lambda: robot.protocols.upload(
