@@ -18,7 +18,8 @@ import pytest
 from ot2_notebook import session_states as states
 from ot2_notebook.client import RobotClient, Session, SessionWatcher, StopRefusedError
 from ot2_notebook.client.safety import StopGuard, stop_target, stops_paused_runs_safely
-from ot2_notebook.magics.robotops import Created, cleanup
+from ot2_notebook.magics.ledger import Ledger, created_stamp
+from ot2_notebook.magics.robotops import cleanup
 from ot2_notebook.simulator import SimulatorHandle, start
 from tests.conftest import Api
 
@@ -135,8 +136,11 @@ def test_ot2_cleanup_deletes_a_paused_session_safely(
     robot_like: SimulatorHandle, robot: RobotClient
 ) -> None:
     session = paused_run(robot)
-    created = Created(protocols=["slow"], sessions=[session.id])
-    report = cleanup(robot, created)
+    ledger = Ledger()  # what this notebook made: the protocol and its session
+    stored = robot.protocol("slow")
+    ledger.add_protocol(robot.base_url, "slow", created_stamp(stored.data.raw), "fingerprint")
+    ledger.add_session(robot.base_url, session.id)
+    report = cleanup(robot, ledger)
     assert report.sessions == [session.id] and report.protocols == ["slow"]
     assert robot.sessions() == [] and robot.protocols() == []
     assert_resumed_then_stopped(robot_like, session.id, "DELETE")
