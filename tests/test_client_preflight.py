@@ -247,3 +247,20 @@ def test_attached_equipment_as_the_client_reads_it(robot: RobotClient) -> None:
         "magneticModuleV2",
         "thermocyclerModuleV1",
     ]
+
+
+def test_a_software_8_robots_hardware_is_read_the_same(
+    start_sim: Callable[..., SimulatorHandle],
+) -> None:
+    """Robot software 5+ answers ``GET /modules`` as ``{"data": [...]}`` with ``serialNumber``
+    and ``moduleType`` (the real 8.1.0 server does so for ``Opentrons-Version: 3``; for 2 it
+    answers as 4.x: checked by hand against it)."""
+    handle = start_sim(robot_software=8, mqtt_broker="none", hardware="recorded")
+    with RobotClient(handle.url) as robot:
+        equipment = robot.attached()
+        assert (equipment.left.model, equipment.right.model) == ("p10_single_v1", "p300_single_v1")
+        assert [(m.model, bool(m.serial), bool(m.name)) for m in equipment.modules] == [
+            ("thermocyclerModuleV1", True, True),
+            ("temperatureModuleV1", True, True),
+            ("magneticModuleV1", True, True),
+        ]
