@@ -342,8 +342,13 @@ def _definitions(built: BuiltBundle | None) -> list[dict[str, Any]]:
 
 
 def _settle(panel: Any, handle: Any, states_: tuple[str, ...]) -> None:
-    """Let the panel draw the run's end, then re-send its display so the cell's saved
-    output shows the final state."""
+    """The run is over on the robot: let the panel draw its end, then re-send its display so
+    the cell's saved output shows the final state. The panel reads the session now rather
+    than waiting for its watcher to notice (which a loaded machine can delay past any bound)."""
+    try:
+        panel.refresh()
+    except RobotError as exc:  # the robot is gone or the session deleted: the watcher says so
+        log.debug("run panel refresh failed: %s", exc)
     try:
         panel.wait_for(states_, timeout=10.0)
     except TimeoutError:
