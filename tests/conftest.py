@@ -200,6 +200,42 @@ def clean_robot(sim: SimulatorHandle) -> Iterator[None]:
         session.clean()
 
 
+@pytest.fixture(scope="session")
+def _sims_by_hardware() -> Iterator[dict[tuple[str | None, str | None], SimulatorHandle]]:
+    handles: dict[tuple[str | None, str | None], SimulatorHandle] = {}
+    yield handles
+    for handle in handles.values():
+        handle.stop()
+
+
+@pytest.fixture
+def robot_with(
+    _sims_by_hardware: dict[tuple[str | None, str | None], SimulatorHandle],
+) -> Iterator[Callable[..., RobotClient]]:
+    """``robot_with(left=..., right=...)``: a client for a simulator shared by the session
+    whose mounts hold these pipettes (the tutorials' hardware otherwise): a protocol for other
+    pipettes than the default hardware's runs there, as on a robot that has them. Left empty
+    after the test."""
+    used: list[tuple[RobotClient, SimulatorHandle]] = []
+
+    def factory(*, left: str | None = None, right: str | None = None) -> RobotClient:
+        key = (left, right)
+        if key not in _sims_by_hardware:
+            _sims_by_hardware[key] = start(
+                port=0, max_protocols=100, analysis_timeout=20, left=left, right=right
+            )
+        handle = _sims_by_hardware[key]
+        client = RobotClient(handle.url)
+        used.append((client, handle))
+        return client
+
+    yield factory
+    for client, handle in used:
+        client.close()
+        with Api(handle.url) as session:
+            session.clean()
+
+
 @pytest.fixture
 def start_sim() -> Iterator[Callable[..., SimulatorHandle]]:
     handles: list[SimulatorHandle] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import ipywidgets as widgets
@@ -96,7 +96,10 @@ def test_equipment_panel_without_the_definition_says_what_it_lacks(robot: RobotC
 # -- the run panel --------------------------------------------------------------------------------
 
 
-def test_run_panel_deck_follows_the_run_and_ends_with_the_panel(robot: RobotClient) -> None:
+def test_run_panel_deck_follows_the_run_and_ends_with_the_panel(
+    robot_with: Callable[..., RobotClient],
+) -> None:
+    robot = robot_with(left="p20_multi_gen2")  # the protocol's pipettes
     protocol = robot.upload(PROTOCOLS / "deck_two_pipettes.py")
     session = robot.create_session(protocol.id).wait_for("loaded", timeout=120)
     panel = RunPanel(session, deck=True)
@@ -163,8 +166,8 @@ def run(ctx):
     rack = ctx.load_labware("ot2nb_6_tuberack_5000ul", 1)
     block = ctx.load_module("temperature module gen2", 3)
     cold = block.load_labware("ot2nb_6_tuberack_5000ul")
-    tips = ctx.load_labware("opentrons_96_tiprack_1000ul", 2)
-    pipette = ctx.load_instrument("p1000_single_gen2", "left", tip_racks=[tips])
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 2)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
     pipette.transfer(500, rack["A1"], cold.wells())
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,13 @@ ONE_PIPETTE = {
     "8-channel, API 2.15": (PROTOCOLS / "pe_level.py", [], []),
     "temperature module": (PROTOCOLS / "temperature_module.py", [], []),
 }
+#: The pipettes a protocol needs beyond the simulator's default hardware (the tutorials').
+HARDWARE = {
+    "custom labware on a module": {"left": "p1000_single_gen2"},
+    "8-channel, API 2.15": {"right": "p300_multi_gen2"},
+}
+#: What the two-pipette protocols load.
+TWO_PIPETTES = {"left": "p20_multi_gen2"}
 
 
 def constants(path: Path) -> dict[str, Any]:
@@ -118,10 +125,11 @@ def assert_same_deck(structured: Timeline, texts: Timeline) -> None:
 
 @pytest.mark.parametrize("name", list(ONE_PIPETTE))
 def test_one_pipette_timeline_from_structured_data_equals_the_one_from_texts(
-    robot: RobotClient, name: str
+    robot: RobotClient, robot_with: Callable[..., RobotClient], name: str
 ) -> None:
     protocol, support, definitions = ONE_PIPETTE[name]
-    uploaded, session = finished_session(robot, protocol, support)
+    fitted = robot_with(**HARDWARE[name]) if name in HARDWARE else robot
+    uploaded, session = finished_session(fitted, protocol, support)
     layout = DeckLayout.from_protocol(uploaded, definitions=definitions)
     events = raw_events(session)
     [pipette] = uploaded.equipment.pipettes
@@ -224,8 +232,10 @@ def test_two_pipettes_taking_turns_where_the_texts_guess_wrong(robot: RobotClien
 
 
 def test_feed_frames_carry_the_structured_data_of_each_start(
-    robot: RobotClient, robot_url: str
+    robot_with: Callable[..., RobotClient],
 ) -> None:
+    robot = robot_with(**TWO_PIPETTES)
+    robot_url = robot.base_url
     uploaded = robot.upload(PROTOCOLS / "deck_two_pipettes.py")
     session = robot.create_session(uploaded.id).wait_for("loaded", timeout=120)
     seen: list[StepEvent] = []
