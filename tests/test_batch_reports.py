@@ -70,7 +70,7 @@ def test_the_dataframe_has_a_row_per_protocol(batch: BatchResult, library: Path)
     }
     dilution = rows["serial_dilution.py"]
     assert dilution["ok"] and pandas.isna(dilution["error_type"])
-    assert dilution["pipettes"] == ["p300_single_gen2 (left)"]  # dilution_settings.json
+    assert dilution["pipettes"] == ["p300_single_gen2 (right)"]  # dilution_settings.json
     assert "corning_96_wellplate_360ul_flat (2)" in dilution["labware"]
     assert not any("trash" in item for item in dilution["labware"])
     assert dilution["modules"] == []
