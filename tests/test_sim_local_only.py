@@ -393,3 +393,18 @@ def test_the_explicitly_bound_address_is_served(start_sim: Callable[..., Simulat
         handle.url + "/health", headers={**VERSION, "Host": f"evil.example:{port}"}, timeout=30
     )
     refusal(refused, "HostNotAllowed")
+
+
+def test_software_8_refusals_carry_an_error_code(
+    start_sim: Callable[..., SimulatorHandle], sim_url: str
+) -> None:
+    """Robot software 5+ gives every error an ``errorCode`` (``"4000"`` for a general one;
+    recordings of 8.1.0); its clients may read it. 4.x errors have none."""
+    v8 = start_sim(robot_software=8, mqtt_broker="none")
+    for url, code in ((v8.url, "4000"), (sim_url, None)):
+        reply = requests.get(
+            url + "/health", headers={**VERSION, "Host": "evil.example"}, timeout=30
+        )
+        assert reply.status_code == 403, reply.text
+        [error] = reply.json()["errors"]
+        assert error["id"] == "HostNotAllowed" and error.get("errorCode") == code, error

@@ -127,9 +127,11 @@ class LocalOnly:
     answers before the application reads anything.
     """
 
-    def __init__(self, app: ASGIApp, policy: HostPolicy) -> None:
+    def __init__(self, app: ASGIApp, policy: HostPolicy, error_code: str | None = None) -> None:
         self.app = app
         self.policy = policy
+        #: Robot software 5+ gives every error item an ``errorCode`` ("4000": a general one).
+        self.error_code = error_code
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -139,9 +141,9 @@ class LocalOnly:
         if refusal is None:
             await self.app(scope, receive, send)
         elif scope["type"] == "http":
-            await _refuse_http(refusal, send)
+            await _refuse_http(_body(refusal, self.error_code), refusal, send)
         else:
-            await _refuse_websocket(refusal, scope, send)
+            await _refuse_websocket(_body(refusal, self.error_code), refusal, scope, send)
 
     def refusal(self, headers: Headers) -> RobotServerError | None:
         """Why a request with these headers is refused, or ``None`` if it is served."""
@@ -186,8 +188,12 @@ def _origin_host(origin: str) -> str | None:
         return None
 
 
-def _body(error: RobotServerError) -> bytes:
-    return json.dumps(envelope(error)).encode()
+def _body(error: RobotServerError, error_code: str | None) -> bytes:
+    body = envelope(error)
+    if error_code is not None:
+        for item in body["errors"]:
+            item.setdefault("errorCode", error_code)
+    return json.dumps(body).encode()
 
 
 def _headers(body: bytes) -> list[tuple[bytes, bytes]]:
@@ -197,19 +203,17 @@ def _headers(body: bytes) -> list[tuple[bytes, bytes]]:
     ]
 
 
-async def _refuse_http(error: RobotServerError, send: Send) -> None:
-    body = _body(error)
+async def _refuse_http(body: bytes, error: RobotServerError, send: Send) -> None:
     await send(
         {"type": "http.response.start", "status": error.status_code, "headers": _headers(body)}
     )
     await send({"type": "http.response.body", "body": body})
 
 
-async def _refuse_websocket(error: RobotServerError, scope: Scope, send: Send) -> None:
+async def _refuse_websocket(body: bytes, error: RobotServerError, scope: Scope, send: Send) -> None:
     """Refuse the handshake: with an HTTP answer in the envelope where the server supports
     it (the ASGI websocket denial response), else by closing (the client sees a 403)."""
     if "websocket.http.response" in scope.get("extensions", {}):
-        body = _body(error)
         await send(
             {
                 "type": "websocket.http.response.start",

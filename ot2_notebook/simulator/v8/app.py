@@ -125,6 +125,8 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     # the last added runs first, as in the 4.x app: version headers, then the Host and Origin
     # check (only this machine's programs and pages) before anything is read, then the bound
     app.add_middleware(BodySizeLimit, max_bytes=config.limits.max_request_bytes)
-    app.add_middleware(LocalOnly, policy=HostPolicy.build(config.host, config.allow_hosts))
+    app.add_middleware(
+        LocalOnly, policy=HostPolicy.build(config.host, config.allow_hosts), error_code="4000"
+    )
     app.add_middleware(VersionHeaders)
     return app
