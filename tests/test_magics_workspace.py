@@ -161,8 +161,9 @@ def test_a_protocol_designer_file_uploads_shows_its_equipment_and_runs(
     assert "EquipmentPanel: PD transfer (API 2.8)" in shown
     assert f"protocol: pd_transfer_v{schema} (pd_transfer_v{schema}.json)" in shown
     assert "right: p300_single_gen2" in shown
-    assert "slot 1: opentrons_96_tiprack_300ul" in shown
-    assert "slot 2: corning_96_wellplate_360ul_flat" in shown
+    # labelled by the designer's names, as robot software 4.7 labels a JSON protocol's labware
+    assert "slot 1: Tips (opentrons_96_tiprack_300ul)" in shown
+    assert "slot 2: Sample plate (corning_96_wellplate_360ul_flat)" in shown
     stored = protocols_on(api)[f"pd_transfer_v{schema}"]
     assert stored["protocolFile"]["basename"] == path.name and stored["errors"] == []
     ran = book.ok(f"%ot2_run pd_transfer_v{schema} --wait")
