@@ -405,6 +405,9 @@ def test_without_a_broker_the_watcher_polls(tmp_path: Path) -> None:
         watcher = recorder.watch(robot, session.id)
         try:
             assert watcher.subscriber is None and watcher.mode == "polling"
+            # start() waits at most ready_timeout (5 s) for the first look; on a loaded
+            # machine it can take longer, and a run over before that look is history to it
+            wait_until(lambda: watcher.snapshot is not None, timeout=60, message="no first look")
             session.start()
             watcher.wait_for("finished", 60)
         finally:
