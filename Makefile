@@ -23,6 +23,8 @@ KERNEL_PYTHON ?= $(or $(call python_for,3.13),$(shell command -v python3))
 SIM_BASE_PYTHON ?= $(call python_for,3.11)
 #: the opentrons requirement of a simulator environment (.venv-sim, and test-compat's)
 OPENTRONS ?= opentrons>=8,<9
+#: the extras of .venv-sim (a variable: a comma inside $(call ...) would split its arguments)
+SIM_EXTRAS := sim,dask
 
 VENV ?= .venv
 SIM_VENV ?= .venv-sim
@@ -64,7 +66,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 $(SIM_VENV)/.installed: pyproject.toml
 	@test -n "$(SIM_BASE_PYTHON)" || { echo "no Python 3.11 found (set SIM_BASE_PYTHON)" >&2; exit 1; }
-	$(call make_env,$(SIM_VENV),$(SIM_BASE_PYTHON),-e ".[sim,dask]" "$(OPENTRONS)")
+	$(call make_env,$(SIM_VENV),$(SIM_BASE_PYTHON),-e ".[$(SIM_EXTRAS)]" "$(OPENTRONS)")
 	@touch $@
 
 install: $(VENV)/.installed-lab install-sim
