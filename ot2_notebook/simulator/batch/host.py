@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (WorkerDied, WorkerTimeout) as exc:
             host.send((BROKEN, f"its simulation workers cannot start: {exc}"))
             return 3
-        host.send((READY, {**_info(), "opentrons": probe.get("opentrons_version")}))
+        host.send((READY, {**_info(), "opentrons": probe.opentrons_version}))
         host.serve()
     finally:
         host.close()
