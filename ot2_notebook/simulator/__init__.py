@@ -58,8 +58,9 @@ def start(
     robot), ``data_dir``, ``allow_hosts`` (names served besides this machine's loopback
     names, as ``--allow-host``), ``robot_software`` (4, or 8: the ``/protocols`` + ``/runs``
     API of robot-server 8), ``mqtt_broker`` (software 8: ``"auto"``, ``"none"`` or
-    ``"HOST:PORT"``), ``startup_timeout`` (s). Returns a handle with ``.url`` and
-    ``.stop()``; it is also a context manager.
+    ``"HOST:PORT"``), ``analysis_cache`` (analyses kept for unchanged re-uploads, 128; 0:
+    off) and ``analysis_cache_mb`` (64), ``startup_timeout`` (s). Returns a handle with
+    ``.url`` and ``.stop()``; it is also a context manager.
     """
     from ot2_notebook.simulator.launcher import start as _start
 

@@ -18,6 +18,7 @@ from ot2_notebook.simulator.api import (
     protocols,
     sessions,
     settings,
+    simulator,
 )
 from ot2_notebook.simulator.api.local_only import HostPolicy, LocalOnly
 from ot2_notebook.simulator.api.middleware import BodySizeLimit, VersionHeaders
@@ -66,7 +67,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app.state.robot = robot
     app.state.startup_error = None
     handlers.install(app)
-    for module in (health, settings, protocols, sessions, notifications):
+    for module in (health, settings, protocols, sessions, notifications, simulator):
         app.include_router(module.router)
     # the last added runs first: version headers on every answer, then the Host and Origin
     # check before anything is read, then the bound on the body's size

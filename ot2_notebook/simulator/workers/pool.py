@@ -110,6 +110,9 @@ class WorkerPool:
         self._refill_needed = threading.Event()
         self._closed = False
         self._refiller: threading.Thread | None = None
+        #: worker processes forked, and jobs handed to one (``GET /simulator/analysis-cache``)
+        self.forks = 0
+        self.jobs = 0
 
     def start(self, wait: bool = True) -> None:
         """Start the forkserver (imports opentrons) and fork the first spares."""
@@ -134,6 +137,8 @@ class WorkerPool:
         )
         proc.start()
         child_end.close()
+        with self._lock:
+            self.forks += 1
         return Worker(proc, parent_end)
 
     def acquire(self) -> Worker:
@@ -148,6 +153,7 @@ class WorkerPool:
                 worker.kill()
             else:
                 worker = None
+            self.jobs += 1
         self._refill_needed.set()
         return worker if worker is not None else self._fork(warm=False)
 
