@@ -240,7 +240,7 @@ def test_any_change_to_the_bundle_is_analysed_again(api: Api, change: str) -> No
     own = (TRANSFER[0][0], TRANSFER[0][1] + f"# {change}\n".encode())  # a bundle per case
     base = [own, TRANSFER[1], ("basic_transfer_config.json", transfers(config, 2))]
     if change == "support-bytes":
-        changed = base[:2] + [("basic_transfer_config.json", transfers(config, 3))]
+        changed = [*base[:2], ("basic_transfer_config.json", transfers(config, 3))]
     elif change == "added":
         changed = [*base, ("notes.txt", b"added\n")]
     elif change == "removed":
