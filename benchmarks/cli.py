@@ -13,17 +13,19 @@ from benchmarks import (
     analysis,
     batch,
     cold_start,
+    gap,
     harness,
     imports,
     latency,
     memory,
+    reupload,
     throughput,
 )
 
 #: In running order: the cheap and the fragile first, the long memory soak last.
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (imports, analysis, cold_start, latency, throughput, batch, memory)
+    for module in (imports, analysis, reupload, gap, cold_start, latency, throughput, batch, memory)
 }
 
 

@@ -18,7 +18,7 @@ from ot2_notebook.simulator.api.versioning import check_version
 router = APIRouter(
     tags=["Simulator"],
     dependencies=[Depends(check_version)],
-    responses=error_responses(400, 403),
+    responses=error_responses(400, 403, 422),
 )
 
 

@@ -80,13 +80,16 @@ class _Nowhere:
         raise EOFError
 
 
-def warm_up() -> None:
-    """Simulate a small built-in protocol while this spare waits for its job.
+def warm_up(clean_up: bool = False) -> None:
+    """Simulate a small built-in protocol: in the forkserver before it forks any worker
+    (``preload.py``, ``clean_up=True``: no thread may be left running), and in a spare while
+    it waits for its job.
 
-    A freshly forked worker runs its first protocol about twice as slowly as its second
-    (copy-on-write page faults, allocator arenas, labware definitions read cold): paying that
-    before the job arrives takes 10-15 ms off every analysis. The protocol is ours, so this
-    does not weaken the isolation between user protocols.
+    A process runs its first protocol about twice as slowly as its second (labware
+    definitions and settings read cold, lazy imports, allocator arenas, and in a fresh fork
+    copy-on-write page faults): paying that before the job arrives takes 10-40 ms off every
+    analysis (benchmarks/README.md). The protocol is ours, so this does not weaken the
+    isolation between user protocols.
     """
     from ot2_notebook.simulator.workers import engine
 
@@ -96,7 +99,8 @@ def warm_up() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="ot2-sim-warm-up-") as folder:
             (Path(folder) / "warm_up.py").write_text(_WARM_UP_PROTOCOL)
-            engine.run_job(messages.Job(messages.ANALYSE, folder, "warm_up.py"), _Nowhere())
+            job = messages.Job(messages.ANALYSE, folder, "warm_up.py")
+            engine.run_job(job, _Nowhere(), clean_up=clean_up)
     except Exception:  # only a speed-up: a job works the same without it
         pass
     finally:
