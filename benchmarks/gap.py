@@ -15,7 +15,9 @@ repetition so all see the same load:
 6. ``health``: ``GET /health``, the floor of one HTTP round trip with this client.
 
 The differences between consecutive layers (medians) are the breakdown written in
-``benchmarks/README.md``.
+``benchmarks/README.md``. Layers are spaced by ``PAUSE`` s, as a user's requests are: every
+job of a worker pool is followed by the fork and warm-up of its replacement (``pool.py``),
+CPU that back to back (the ``analysis`` benchmark) lands on whatever runs next.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import io
 import os
 import statistics
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,6 +38,7 @@ from benchmarks.protocols import standard
 NAME = "gap"
 TITLE = "Where the time goes: in-process simulate -> engine -> worker process -> HTTP"
 
+PAUSE = 0.3
 LAYERS = ("simulate", "engine", "worker", "upload", "upload + delete", "health")
 
 
@@ -116,6 +120,7 @@ def measure(bench: Bench, size: str, reps: int) -> dict[str, list[float]]:
                 for protocol_id in uploaded:  # untimed: the upload layer's clean-up
                     robot.delete_protocol(protocol_id)
                 uploaded.clear()
+                time.sleep(PAUSE)  # a workload pattern (spaced requests), not synchronisation
     finally:
         pool.shutdown()
     return times
