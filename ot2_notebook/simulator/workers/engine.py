@@ -307,13 +307,11 @@ def _check_api_level(protocol: Any, maximum: tuple[int, int] | None) -> None:
         )
 
 
-def run_job(job: Job, channel: _Channel, *, clean_up: bool = False) -> JobResult:
+def run_job(job: Job, channel: _Channel) -> JobResult:
     """Execute one job (see module docstring) and return its result.
 
     In ``run`` mode every step is sent to ``channel`` as it starts and ends; in the other
     modes the steps are returned in the result, which is cheaper for long protocols.
-    ``clean_up``: stop the simulated hardware's thread afterwards (``ctx.cleanup()``); a
-    worker exits instead, but the forkserver's warm-up must leave no thread behind.
     """
     from opentrons import simulate
     from opentrons.protocols import parse
@@ -331,7 +329,6 @@ def run_job(job: Job, channel: _Channel, *, clean_up: bool = False) -> JobResult
     pacer = _Pacer(channel, job.speed) if streaming else None
     pause_name = internals.pause_command_name()
     protocol: Any = None
-    ctx: Any = None
     started = time.perf_counter()
 
     def on_message(message: Mapping[str, Any]) -> None:
@@ -393,8 +390,6 @@ def run_job(job: Job, channel: _Channel, *, clean_up: bool = False) -> JobResult
         if line is not None:
             entry.update(lineNumber=line, fileName=file_name)
         errors.append(entry)
-    if clean_up and ctx is not None:
-        ctx.cleanup()
     return JobResult(
         metadata=_metadata(protocol),
         equipment=equipment,

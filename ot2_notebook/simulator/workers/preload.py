@@ -6,8 +6,8 @@ protocol of ours once (``process.warm_up``), so that what a first simulation rea
 builds (labware definitions, settings, lazily imported modules) is already in every
 worker: a worker's analysis then takes about as long as opentrons' in-process simulate
 (benchmarks/README.md, "Where the time goes"). Nothing may be left running here: threads do
-not survive ``fork``, so the warm-up stops its simulated hardware's thread, and this checks
-that no thread is left.
+not survive ``fork``, so the warm-up's simulated hardware threads are stopped
+(``internals.stop_hardware_threads``), and this checks that no thread is left.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ logging.getLogger("opentrons").setLevel(logging.ERROR)
 
 
 def _warm_up_once() -> None:
-    process.warm_up(clean_up=True)
+    process.warm_up()
+    internals.stop_hardware_threads()
     left = [t for t in threading.enumerate() if t is not threading.main_thread()]
     for thread in left:
         thread.join(timeout=5.0)

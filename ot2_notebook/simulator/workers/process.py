@@ -80,10 +80,10 @@ class _Nowhere:
         raise EOFError
 
 
-def warm_up(clean_up: bool = False) -> None:
+def warm_up() -> None:
     """Simulate a small built-in protocol: in the forkserver before it forks any worker
-    (``preload.py``, ``clean_up=True``: no thread may be left running), and in a spare while
-    it waits for its job.
+    (``preload.py``, which then stops the threads it leaves), and in a spare while it waits
+    for its job.
 
     A process runs its first protocol about twice as slowly as its second (labware
     definitions and settings read cold, lazy imports, allocator arenas, and in a fresh fork
@@ -99,8 +99,7 @@ def warm_up(clean_up: bool = False) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="ot2-sim-warm-up-") as folder:
             (Path(folder) / "warm_up.py").write_text(_WARM_UP_PROTOCOL)
-            job = messages.Job(messages.ANALYSE, folder, "warm_up.py")
-            engine.run_job(job, _Nowhere(), clean_up=clean_up)
+            engine.run_job(messages.Job(messages.ANALYSE, folder, "warm_up.py"), _Nowhere())
     except Exception:  # only a speed-up: a job works the same without it
         pass
     finally:
