@@ -138,20 +138,6 @@ def running_estimator() -> Any:
     return RunningEstimator()
 
 
-def stop_hardware_threads() -> None:
-    """Stop the thread of every simulated hardware (``ThreadManager``) still alive in this
-    process. ``ProtocolContext.cleanup()`` does not stop it for the contexts that
-    ``opentrons.simulate.get_protocol_api`` makes, and nothing else refers to it, so they
-    are found among the garbage collector's objects. For the forkserver's warm-up only."""
-    import gc
-
-    from opentrons.hardware_control.thread_manager import ThreadManager
-
-    for candidate in gc.get_objects():
-        if type(candidate) is ThreadManager:  # isinstance would go through its proxying
-            candidate.clean_up()
-
-
 def module_type_and_model(module: Any) -> tuple[str, str]:
     """``("magneticModuleType", "magneticModuleV2")`` for a loaded module.
 

@@ -81,15 +81,12 @@ class _Nowhere:
 
 
 def warm_up() -> None:
-    """Simulate a small built-in protocol: in the forkserver before it forks any worker
-    (``preload.py``, which then stops the threads it leaves), and in a spare while it waits
-    for its job.
+    """Simulate a small built-in protocol while this spare waits for its job.
 
-    A process runs its first protocol about twice as slowly as its second (labware
-    definitions and settings read cold, lazy imports, allocator arenas, and in a fresh fork
-    copy-on-write page faults): paying that before the job arrives takes 10-40 ms off every
-    analysis (benchmarks/README.md). The protocol is ours, so this does not weaken the
-    isolation between user protocols.
+    A freshly forked worker runs its first protocol about twice as slowly as its second
+    (copy-on-write page faults, allocator arenas, labware definitions read cold): paying that
+    before the job arrives takes 10-15 ms off every analysis. The protocol is ours, so this
+    does not weaken the isolation between user protocols.
     """
     from ot2_notebook.simulator.workers import engine
 
