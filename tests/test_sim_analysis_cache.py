@@ -1,4 +1,5 @@
-"""The analysis cache: unchanged re-uploads answered without a worker, and nothing stale.
+"""The analysis cache: unchanged re-uploads answered without a worker, and nothing stale; and
+the worker pool forking a spare's replacement after its job, not during it.
 
 The key function and the LRU bounds are tested directly (``analysis_cache.py`` is standard
 library only); everything else against a real ``ot2-sim`` over real HTTP, reading its
@@ -11,6 +12,7 @@ cannot move on their own.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +22,7 @@ import pytest
 
 from ot2_notebook.simulator import SimulatorHandle, start
 from ot2_notebook.simulator.analysis_cache import AnalysisCache, CacheSettings, analysis_key
-from tests.conftest import PROTOCOLS, Api
+from tests.conftest import PROTOCOLS, Api, wait_until
 
 SETTINGS = CacheSettings(
     opentrons_version="8.7.0",
@@ -330,3 +332,26 @@ def test_zero_entries_turns_the_cache_off_over_http() -> None:
         assert uses_worker(api, TRANSFER)[0]
         assert uses_worker(api, TRANSFER)[0]
         assert counters(api)["maxEntries"] == 0
+
+
+def test_a_spare_is_replaced_after_the_job_not_while_it_runs() -> None:
+    """The worker pool forks the replacement of a spare once the job that took it has ended
+    (``pool.py``): while a 1.5 s analysis runs, nothing is forked; afterwards the spare is.
+    Two spares, so one is left during the job (with none left the refill starts at once)."""
+    files = [("slow_load.py", (PROTOCOLS / "slow_load.py").read_bytes())]
+    with start(port=0, spare_workers=2) as handle, Api(handle.url) as api:
+        wait_until(lambda: counters(api)["workersForked"] == counters(api)["workerJobs"] + 2)
+        before = counters(api)
+        answers: list[dict[str, Any]] = []
+        upload_thread = threading.Thread(target=lambda: answers.append(upload(api, files)))
+        upload_thread.start()
+        wait_until(lambda: counters(api)["workerJobs"] == before["workerJobs"] + 1)
+        forks_seen = []
+        while upload_thread.is_alive():
+            forks_seen.append(counters(api)["workersForked"])
+            upload_thread.join(timeout=0.1)
+        assert answers and not answers[0]["errors"], answers
+        # the last samples were taken after the analysis ended, when the refill may start
+        assert forks_seen[: len(forks_seen) // 2], "the analysis ended before it was sampled"
+        assert set(forks_seen[: len(forks_seen) // 2]) == {before["workersForked"]}
+        wait_until(lambda: counters(api)["workersForked"] == before["workersForked"] + 1)
