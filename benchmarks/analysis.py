@@ -4,8 +4,10 @@ HTTP: ``POST /protocols`` (upload + analysis in a warm worker process) then ``DE
 end to end by a client on this machine. In-process: ``simulate()`` in this (warm) process,
 opentrons already imported and run once. The two alternate, repetition by repetition, so
 both see the same machine load; the ratio is the median of the per-repetition ratios.
-Goals (issues 2 and 8): HTTP within 1.2x of in-process; a small protocol analysed over HTTP
-in 50 ms or less (p50).
+Every upload names its file anew, so the analysis cache (which keys on names and bytes)
+never answers: these are fresh analyses. Goals: HTTP within 1.5x of in-process for the small
+protocol and 1.1x for ~500 commands (issue 15), 1.2x for ~3,500 (issues 2 and 8); a small
+protocol analysed over HTTP in 50 ms or less (p50).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from benchmarks.protocols import GeneratedProtocol, standard
 NAME = "analysis"
 TITLE = "Analysis: HTTP upload+analysis+delete vs in-process opentrons.simulate"
 
+RATIO_GOALS = {"small": Goal("<=", 1.5, "x"), "500": Goal("<=", 1.1, "x")}
 RATIO_GOAL = Goal("<=", 1.2, "x")
 SMALL_P50_GOAL = Goal("<=", 50, "ms")
 
@@ -110,7 +113,7 @@ def run(bench: Bench) -> None:
             f"HTTP / in-process, {label}",
             statistics.median(ratios),
             "x",
-            RATIO_GOAL,
+            RATIO_GOALS.get(size, RATIO_GOAL),
             reps=reps,
             ratio_of_medians=round(http_p50 / local_p50, 3),
             ratios=[round(r, 3) for r in ratios],

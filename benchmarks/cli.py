@@ -14,17 +14,30 @@ from benchmarks import (
     batch,
     cold_start,
     deck,
+    gap,
     harness,
     imports,
     latency,
     memory,
+    reupload,
     throughput,
 )
 
 #: In running order: the cheap and the fragile first, the long memory soak last.
 BENCHMARKS: dict[str, ModuleType] = {
     module.NAME: module
-    for module in (imports, analysis, cold_start, latency, throughput, batch, deck, memory)
+    for module in (
+        imports,
+        analysis,
+        reupload,
+        gap,
+        cold_start,
+        latency,
+        throughput,
+        batch,
+        deck,
+        memory,
+    )
 }
 
 

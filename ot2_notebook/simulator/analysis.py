@@ -33,6 +33,9 @@ class Analysis:
     step_count: int = 0
     estimated_duration: float | None = None
     output: str = ""
+    #: False for a failure of the simulator around the protocol (a timeout, a worker that
+    #: died): it depends on the machine at that moment, so it is not kept (analysis_cache.py)
+    cacheable: bool = True
 
     @property
     def ok(self) -> bool:
@@ -57,6 +60,7 @@ class Analysis:
             metadata={"name": None, "author": None, "apiLevel": None},
             equipment=EMPTY_EQUIPMENT,
             errors=[{"type": error_type, "description": description}],
+            cacheable=False,
         )
 
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from ot2_notebook._version import __version__
 from ot2_notebook.simulator.analysis import UnsupportedOpentrons
 from ot2_notebook.simulator.api import (
+    analysis_cache,
     handlers,
     hardware,
     health,
@@ -68,7 +69,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     app.state.robot = robot
     app.state.startup_error = None
     handlers.install(app)
-    for module in (health, settings, hardware, protocols, sessions, notifications):
+    for module in (health, settings, hardware, protocols, sessions, notifications, analysis_cache):
         app.include_router(module.router)
     if robot.request_log is not None:
         app.include_router(simulator.router)

@@ -195,6 +195,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes forked ahead of time (default 2)",
     )
     parser.add_argument(
+        "--analysis-cache",
+        type=int,
+        default=128,
+        metavar="ENTRIES",
+        help="analyses kept so that an unchanged re-upload is answered without simulating "
+        "again (default 128; 0 turns the cache off)",
+    )
+    parser.add_argument(
+        "--analysis-cache-mb",
+        type=_positive(float),
+        default=64.0,
+        metavar="MB",
+        help="memory the kept analyses may take, in MB (default 64)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     # for ot2_notebook.simulator.start(): serve on a socket the parent bound, and exit
@@ -233,6 +248,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         stop_delay=args.stop_delay,
         data_dir=args.data_dir,
         spare_workers=max(0, args.spare_workers),
+        analysis_cache_entries=max(0, args.analysis_cache),
+        analysis_cache_mb=args.analysis_cache_mb,
         allow_hosts=tuple(args.allow_host),
         limits=Limits(
             max_file_bytes=min(Limits().max_file_bytes, max_request), max_request_bytes=max_request

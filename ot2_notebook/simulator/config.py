@@ -64,6 +64,10 @@ class SimulatorConfig:
     #: Worker processes forked ahead of time, and each worker's memory bound (MB).
     spare_workers: int = 2
     worker_memory_mb: int = 2048
+    #: Analyses kept for unchanged re-uploads (``analysis_cache.py``): at most this many
+    #: entries and megabytes; 0 entries turns the cache off.
+    analysis_cache_entries: int = 128
+    analysis_cache_mb: float = 64.0
     limits: Limits = field(default_factory=Limits)
     #: Host names (or addresses) served besides loopback and ``host`` (``--allow-host``);
     #: ``"*"`` serves any ``Host``. Foreign ``Origin`` headers are refused regardless.

@@ -111,6 +111,8 @@ _OPTION_FLAGS = {
     "data_dir": "--data-dir",
     "max_upload_mb": "--max-upload-mb",
     "spare_workers": "--spare-workers",
+    "analysis_cache": "--analysis-cache",
+    "analysis_cache_mb": "--analysis-cache-mb",
     "log_level": "--log-level",
     "robot_software": "--robot-software",
     "mqtt_broker": "--mqtt-broker",

@@ -262,6 +262,11 @@ class ProtocolStore:
             raise
         return replace(stored, support_files=tuple(support), last_modified_at=_utcnow())
 
+    def read_files(self, stored: StoredProtocol) -> tuple[tuple[str, bytes], ...]:
+        """Every file of a protocol as (name, bytes): what its analysis depends on."""
+        every = (stored.protocol_file, *stored.support_files)
+        return tuple((name, (stored.directory / name).read_bytes()) for name in every)
+
     def update(self, stored: StoredProtocol) -> StoredProtocol:
         with self._lock:
             if stored.id in self._registry.protocols:

@@ -16,7 +16,8 @@ from typing import Any
 
 from ot2_notebook._version import __version__
 from ot2_notebook.simulator.advanced_settings import AdvancedSettings
-from ot2_notebook.simulator.analysis import Analyzer
+from ot2_notebook.simulator.analysis import Analysis, Analyzer
+from ot2_notebook.simulator.analysis_cache import AnalysisCache, CacheSettings, CacheStats
 from ot2_notebook.simulator.config import SimulatorConfig
 from ot2_notebook.simulator.notifications import NotificationHub
 from ot2_notebook.simulator.protocol_store import ProtocolStore
@@ -86,7 +87,11 @@ class SimulatedRobot:
         self.protocols = ProtocolStore(
             self.data_dir / "protocols", max_protocols=config.max_protocols, limits=config.limits
         )
-        self.uploads = ProtocolUploads(self.protocols, self.analyzer)
+        self.analysis_cache: AnalysisCache[Analysis] = AnalysisCache(
+            max_entries=config.analysis_cache_entries,
+            max_bytes=int(config.analysis_cache_mb * 1024 * 1024),
+        )
+        self.uploads = ProtocolUploads(self.protocols, self.analyzer, self.analysis_cache)
         self.runner = SessionRunner(
             self.analyzer,
             self.pool,
@@ -118,6 +123,15 @@ class SimulatedRobot:
         missing)."""
         self.pool.start(wait=True)
         self.info = self.analyzer.probe()
+        self.analysis_cache.configure(
+            CacheSettings(
+                opentrons_version=self.info.opentrons_version,
+                python_version=self.info.python,
+                simulator_version=__version__,
+                robot_software=4,
+                max_api_level=self.config.max_api_level,
+            )
+        )
         log.info(
             "workers ready: opentrons %s, Python %s",
             self.info.opentrons_version,
@@ -132,6 +146,10 @@ class SimulatedRobot:
         self.protocols.clear()
         if self._temporary:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def analysis_counters(self) -> tuple[CacheStats, int, int]:
+        """The analysis cache's figures, worker jobs started and worker processes forked."""
+        return self.analysis_cache.stats(), self.pool.jobs, self.pool.forks
 
     def max_api_version(self) -> list[int]:
         simulated = list(self.info.max_api_version if self.info else (2, 0))

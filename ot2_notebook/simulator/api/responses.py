@@ -99,6 +99,27 @@ class Health(BaseModel):
     )
 
 
+# -- /simulator/analysis-cache ----------------------------------------------------------------
+
+
+class AnalysisCounters(BaseModel):
+    """The simulator's analysis cache and worker counters (a real robot has no such route)."""
+
+    entries: int = Field(description="analyses kept")
+    bytes: int = Field(description="their pickled size")
+    maxEntries: int = Field(description="the bound on entries (0: the cache is off)")
+    maxBytes: int = Field(description="the bound on bytes")
+    hits: int = Field(description="uploads answered from the cache")
+    misses: int = Field(description="uploads analysed in a worker")
+    evictions: int = Field(description="analyses dropped to stay within the bounds")
+    workerJobs: int = Field(description="jobs handed to worker processes (analyses, sessions)")
+    workersForked: int = Field(description="worker processes forked (spares included)")
+
+
+class AnalysisCountersResponse(BaseModel):
+    data: AnalysisCounters
+
+
 # -- /settings ---------------------------------------------------------------------------------
 
 

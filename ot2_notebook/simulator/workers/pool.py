@@ -2,7 +2,11 @@
 
 Design: ``multiprocessing``'s forkserver imports ``opentrons`` once (``preload.py``), then
 forks a fresh process per job. A few spares are forked ahead of time, each blocked waiting
-for its job, so a request never waits for a fork. A worker runs one job and exits; to
+for its job, so a request never waits for a fork. A spare warms up (``process.warm_up``)
+with about twice a small analysis's CPU, so the pool forks replacements once the jobs it
+handed out have ended (or after ``REFILL_DELAY`` s, or at once when no spare is left),
+not while they run: on a busy machine the replacement would take CPU from the job that
+made it necessary (benchmarks/README.md, "Where the time goes"). A worker runs one job and exits; to
 cancel a run or stop a protocol that hangs, the server kills it. Killing is always safe
 because the next job gets another process.
 """
@@ -14,6 +18,7 @@ import multiprocessing
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, TypeVar
 
@@ -23,6 +28,9 @@ from ot2_notebook.simulator.workers.messages import Job, JobResult, ProbeJob, Pr
 log = logging.getLogger(__name__)
 
 _PRELOAD = ["ot2_notebook.simulator.workers.preload"]
+
+#: Seconds the refill waits for running jobs to end before forking replacements anyway.
+REFILL_DELAY = 5.0
 
 
 class WorkerDied(Exception):
@@ -50,6 +58,8 @@ class Worker:
         self.process = proc
         self.conn = conn
         self._send_lock = threading.Lock()
+        #: called once when the worker is killed (the pool counts the jobs running)
+        self.on_end: Callable[[], None] | None = None
 
     @property
     def pid(self) -> int | None:
@@ -90,6 +100,9 @@ class Worker:
             self.conn.close()
         except OSError:
             pass
+        ended, self.on_end = self.on_end, None
+        if ended is not None:
+            ended()
 
 
 class WorkerPool:
@@ -107,9 +120,14 @@ class WorkerPool:
         self._memory_limit_mb = memory_limit_mb
         self._spares: deque[Worker] = deque()
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._running = 0
         self._refill_needed = threading.Event()
         self._closed = False
         self._refiller: threading.Thread | None = None
+        #: worker processes forked, and jobs handed to one (``GET /simulator/analysis-cache``)
+        self.forks = 0
+        self.jobs = 0
 
     def start(self, wait: bool = True) -> None:
         """Start the forkserver (imports opentrons) and fork the first spares."""
@@ -134,6 +152,8 @@ class WorkerPool:
         )
         proc.start()
         child_end.close()
+        with self._lock:
+            self.forks += 1
         return Worker(proc, parent_end)
 
     def acquire(self) -> Worker:
@@ -148,13 +168,32 @@ class WorkerPool:
                 worker.kill()
             else:
                 worker = None
+            self.jobs += 1
+            self._running += 1
         self._refill_needed.set()
-        return worker if worker is not None else self._fork(warm=False)
+        if worker is None:
+            worker = self._fork(warm=False)
+        worker.on_end = self._job_ended
+        return worker
+
+    def _job_ended(self) -> None:
+        with self._changed:
+            self._running -= 1
+            self._changed.notify_all()
+
+    def _wait_for_jobs(self) -> None:
+        """Until the jobs handed out have ended, no spare is left, or ``REFILL_DELAY`` s."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._closed or self._running <= 0 or not self._spares,
+                timeout=REFILL_DELAY,
+            )
 
     def _refill_loop(self) -> None:
         while not self._closed:
             self._refill_needed.wait()
             self._refill_needed.clear()
+            self._wait_for_jobs()
             while not self._closed:
                 with self._lock:
                     missing = self._spares_wanted - len(self._spares)
@@ -176,6 +215,8 @@ class WorkerPool:
         """Stop every spare worker; running jobs are stopped by their owners."""
         self._closed = True
         self._refill_needed.set()
+        with self._changed:
+            self._changed.notify_all()
         with self._lock:
             spares = list(self._spares)
             self._spares.clear()
