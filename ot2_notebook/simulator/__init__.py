@@ -61,8 +61,8 @@ def start(
     ``"HOST:PORT"``), ``analysis_cache`` (analyses kept for unchanged re-uploads, 128; 0:
     off) and ``analysis_cache_mb`` (64), ``startup_timeout`` (s); the attached hardware:
     ``hardware`` (a preset: ``"tutorial"``, the default, ``"recorded"``, ``"empty"``; a JSON
-    file's path; or that file's content as a dict), ``left`` and ``right`` (a pipette name or model, or
-    ``"none"``), ``modules`` (a list of module models, replacing the preset's);
+    file's path; or that file's content as a dict), ``left`` and ``right`` (a pipette name
+    or model, or ``"none"``), ``modules`` (a list of module models, replacing the preset's);
     ``robot_like=True`` (behave as a real robot-server 4.7 where a client must cope: see
     ``ot2-sim --help``) and ``stop_delay`` (s, robot-like: how long a cancel or delete of a
     running session holds every request). Returns a handle with ``.url`` and ``.stop()``;
