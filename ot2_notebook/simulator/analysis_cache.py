@@ -3,8 +3,8 @@
 The analysis of a bundle depends only on its files (names and bytes, and which one is the
 protocol) and on the simulator's settings: the opentrons and Python versions the workers run,
 this package's version (the engine that turns a simulation into an analysis), the robot
-software imitated, the API level limit and the attached hardware (the software-4 simulator
-has none to configure: always empty). ``analysis_key`` hashes all of them (SHA-256), so a
+software imitated, the API level limit and the attached hardware (``--hardware``, fixed for
+a simulator's life). ``analysis_key`` hashes all of them (SHA-256), so a
 change to any of them is a different key: nothing stale can be found. ``AnalysisCache`` is a
 thread-safe LRU bounded both in entries and in bytes (the pickled size of each result); the
 least recently used entries go first, and one result larger than the byte bound is not kept.
@@ -47,7 +47,7 @@ class CacheSettings:
     simulator_version: str
     robot_software: int
     max_api_level: tuple[int, int] | None
-    #: attached hardware (modules, pipettes) if the simulator is told of any; none in software 4
+    #: the attached hardware (pipettes, modules), as ``AttachedHardware.describe()`` says it
     hardware: tuple[str, ...] = ()
 
 

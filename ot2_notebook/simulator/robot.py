@@ -130,6 +130,9 @@ class SimulatedRobot:
                 simulator_version=__version__,
                 robot_software=4,
                 max_api_level=self.config.max_api_level,
+                # fixed for the process's life, and analyses do not read it today; keyed all
+                # the same, so that an analysis that comes to depend on it stays right
+                hardware=(self.config.hardware.describe(),),
             )
         )
         log.info(
