@@ -75,7 +75,7 @@ def test_the_dataframe_has_a_row_per_protocol(batch: BatchResult, library: Path)
     assert not any("trash" in item for item in dilution["labware"])
     assert dilution["modules"] == []
     assert dilution["estimated_duration"] > 0 and dilution["analysis_seconds"] > 0
-    assert dilution["name"] == "Serial dilution" and dilution["api_level"] == "2.13"
+    assert dilution["name"] == "Serial dilution" and dilution["api_level"] == "2.11"
     assert dilution["support_files"] == [
         "dilution_helpers.py",
         "dilution_settings.json",
