@@ -10,6 +10,7 @@ Modules, one job each: :mod:`.urls` (robot addresses), :mod:`.transport` (one HT
 its failures as errors), :mod:`.files` (the files of an upload), :mod:`.http` (the 4.x
 endpoints; ``RobotClient``, ``Protocol``, ``Session``), :mod:`.models` (plain data),
 :mod:`.errors` (the ``RobotError`` family), :mod:`.current` (the kernel's robots),
+:mod:`.subscription` (``Notification``; what the websocket feed and MQTT share),
 :mod:`.feed` (the websocket), :mod:`.reconcile` (what a watcher reports, as pure functions),
 :mod:`.watcher` (``SessionWatcher``). No Jupyter, no opentrons, no simulator here.
 

@@ -10,17 +10,14 @@ the :class:`~ot2_notebook.client.watcher.SessionWatcher`'s business, not this mo
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 import websocket
 
-from ot2_notebook.client.models import parse_timestamp
+from ot2_notebook.client.subscription import Notification, Subscription
 from ot2_notebook.client.urls import notifications_url
 
 __all__ = [
@@ -46,38 +43,6 @@ class HasBaseUrl(Protocol):
     def base_url(self) -> str: ...
 
 
-@dataclass(frozen=True)
-class Notification:
-    """One frame of the feed."""
-
-    topic: str
-    created_on: datetime | None
-    publisher: str
-    data: Mapping[str, Any]
-    raw: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
-
-    @classmethod
-    def parse(cls, text: str | bytes) -> Notification | None:
-        """The notification in a frame, or ``None`` if the frame is not one."""
-        try:
-            payload = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
-            return None
-        if not isinstance(payload, Mapping) or not isinstance(payload.get("topic"), str):
-            return None
-        event = payload.get("event")
-        if not isinstance(event, Mapping):
-            return None
-        data = event.get("data")
-        return cls(
-            topic=payload["topic"],
-            created_on=parse_timestamp(event.get("createdOn")),
-            publisher=str(event.get("publisher") or ""),
-            data=dict(data) if isinstance(data, Mapping) else {},
-            raw=dict(payload),
-        )
-
-
 def _feed_url(robot: HasBaseUrl | str, topics: Sequence[str]) -> str:
     if isinstance(robot, str):
         if robot.startswith(("ws://", "wss://")):
@@ -86,7 +51,7 @@ def _feed_url(robot: HasBaseUrl | str, topics: Sequence[str]) -> str:
     return notifications_url(robot.base_url, topics)
 
 
-class NotificationSubscriber:
+class NotificationSubscriber(Subscription):
     """A websocket subscription to the robot's notification feed, in a daemon thread.
 
     ``robot`` is a :class:`~ot2_notebook.client.RobotClient`, the robot's HTTP URL, or a
@@ -101,6 +66,8 @@ class NotificationSubscriber:
     closing the socket and joining the thread.
     """
 
+    kind = "notification feed"
+
     def __init__(
         self,
         robot: HasBaseUrl | str,
@@ -114,24 +81,14 @@ class NotificationSubscriber:
         ping_interval: float = 10.0,
         start: bool = True,
     ) -> None:
-        self.topics = tuple(topics)
-        if not self.topics:
-            raise ValueError("Subscribe to at least one topic (e.g. 'session_events').")
+        super().__init__(topics, on_event, on_status, example_topic="session_events")
         self.url = _feed_url(robot, self.topics)
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
         self.connect_timeout = connect_timeout
         self.ping_interval = ping_interval
-        self._listeners: list[Callable[[Notification], None]] = [on_event] if on_event else []
-        self._status_listeners: list[Callable[[bool], None]] = [on_status] if on_status else []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._connected = threading.Event()
-        self._attempted = threading.Event()
         self._ws: websocket.WebSocket | None = None
         self._thread: threading.Thread | None = None
-        #: How many times a connection was established (1 after the first connect).
-        self.connect_count = 0
         #: The last connection failure, for diagnostics.
         self.last_error: BaseException | None = None
         if start:
@@ -141,32 +98,9 @@ class NotificationSubscriber:
         status = "connected" if self.connected else ("closed" if self.closed else "connecting")
         return f"<NotificationSubscriber {self.url} {status}>"
 
-    def __enter__(self) -> NotificationSubscriber:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def connected(self) -> bool:
-        return self._connected.is_set()
-
-    @property
-    def closed(self) -> bool:
-        return self._stop.is_set()
-
     @property
     def thread(self) -> threading.Thread | None:
         return self._thread
-
-    def add_listener(self, callback: Callable[[Notification], None]) -> None:
-        with self._lock:
-            self._listeners.append(callback)
-
-    def remove_listener(self, callback: Callable[[Notification], None]) -> None:
-        with self._lock:
-            if callback in self._listeners:
-                self._listeners.remove(callback)
 
     def start(self) -> NotificationSubscriber:
         """Start the thread (idempotent); returns ``self``."""
@@ -177,14 +111,6 @@ class NotificationSubscriber:
                 )
                 self._thread.start()
         return self
-
-    def wait_connected(self, timeout: float | None = None) -> bool:
-        """Block until the socket is up (or ``timeout``); returns whether it is."""
-        return self._connected.wait(timeout)
-
-    def wait_first_attempt(self, timeout: float | None = None) -> bool:
-        """Block until the first connection attempt succeeded or failed (or ``timeout``)."""
-        return self._attempted.wait(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Stop: close the socket and join the thread (at most ``timeout`` s, by default long
@@ -262,23 +188,4 @@ class NotificationSubscriber:
         if notification is None:
             log.warning("notification feed %s: ignoring a malformed frame %.200r", self.url, data)
             return
-        with self._lock:
-            listeners = list(self._listeners)
-        for callback in listeners:
-            try:
-                callback(notification)
-            except Exception:
-                log.exception("notification callback %r failed", callback)
-
-    def _set_connected(self, connected: bool) -> None:
-        if connected:
-            self._connected.set()
-        else:
-            self._connected.clear()
-        with self._lock:
-            listeners = list(self._status_listeners)
-        for callback in listeners:
-            try:
-                callback(connected)
-            except Exception:
-                log.exception("notification status callback %r failed", callback)
+        self._publish(notification)

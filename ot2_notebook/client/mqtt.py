@@ -29,7 +29,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from ot2_notebook.client.feed import Notification
+from ot2_notebook.client.subscription import Notification, Subscription
 
 __all__ = ["COMMANDS_TOPIC", "MqttSubscriber", "run_topic", "run_topics"]
 
@@ -49,7 +49,7 @@ def run_topics(run_id: str) -> list[str]:
     return [run_topic(run_id), COMMANDS_TOPIC]
 
 
-class MqttSubscriber:
+class MqttSubscriber(Subscription):
     """A subscription to ``topics`` on the broker at ``host:port`` (see the module doc).
 
     ``ping_interval`` is the MQTT keep-alive (a dead broker is noticed within about 1.5
@@ -58,6 +58,7 @@ class MqttSubscriber:
 
     #: Messages say "read it again", not what changed.
     hints_only = True
+    kind = "MQTT"
 
     def __init__(
         self,
@@ -72,23 +73,13 @@ class MqttSubscriber:
         ping_interval: float = 10.0,
         start: bool = True,
     ) -> None:
-        self.topics = tuple(topics)
-        if not self.topics:
-            raise ValueError("Subscribe to at least one topic (e.g. 'robot-server/runs').")
+        super().__init__(topics, on_event, on_status, example_topic="robot-server/runs")
         self.host = host
         self.port = int(port)
         self.url = f"mqtt://{host}:{self.port}"
         self.ping_interval = ping_interval
-        self._listeners: list[Callable[[Notification], None]] = [on_event] if on_event else []
-        self._status_listeners: list[Callable[[bool], None]] = [on_status] if on_status else []
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._connected = threading.Event()
-        self._attempted = threading.Event()
         self._started = False
         self._pending: dict[int, bool] = {}
-        #: How many times the subscription was established (1 after the first).
-        self.connect_count = 0
         #: The last connection failure, for diagnostics.
         self.last_error: str | None = None
         self.client = mqtt.Client(
@@ -111,34 +102,10 @@ class MqttSubscriber:
         status = "connected" if self.connected else ("closed" if self.closed else "connecting")
         return f"<MqttSubscriber {self.url} {list(self.topics)} {status}>"
 
-    def __enter__(self) -> MqttSubscriber:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def connected(self) -> bool:
-        """Whether the subscription is in place now."""
-        return self._connected.is_set()
-
-    @property
-    def closed(self) -> bool:
-        return self._stop.is_set()
-
     @property
     def thread(self) -> threading.Thread | None:
         """paho's network thread (``None`` before :meth:`start` and after :meth:`close`)."""
         return getattr(self.client, "_thread", None)
-
-    def add_listener(self, callback: Callable[[Notification], None]) -> None:
-        with self._lock:
-            self._listeners.append(callback)
-
-    def remove_listener(self, callback: Callable[[Notification], None]) -> None:
-        with self._lock:
-            if callback in self._listeners:
-                self._listeners.remove(callback)
 
     def start(self) -> MqttSubscriber:
         """Connect in the background (idempotent); returns ``self``."""
@@ -150,14 +117,6 @@ class MqttSubscriber:
         self.client.connect_async(self.host, self.port, keepalive=keepalive)
         self.client.loop_start()
         return self
-
-    def wait_connected(self, timeout: float | None = None) -> bool:
-        """Block until the subscription is in place (or ``timeout``); returns whether it is."""
-        return self._connected.wait(timeout)
-
-    def wait_first_attempt(self, timeout: float | None = None) -> bool:
-        """Block until the first connection attempt succeeded (subscribed) or failed."""
-        return self._attempted.wait(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Disconnect and stop paho's thread. Returns whether the thread ended."""
@@ -234,23 +193,4 @@ class MqttSubscriber:
             data=dict(payload) if isinstance(payload, dict) else {},
             raw={"topic": message.topic, "payload": payload},
         )
-        with self._lock:
-            listeners = list(self._listeners)
-        for callback in listeners:
-            try:
-                callback(notification)
-            except Exception:
-                log.exception("MQTT callback %r failed", callback)
-
-    def _set_connected(self, connected: bool) -> None:
-        if connected:
-            self._connected.set()
-        else:
-            self._connected.clear()
-        with self._lock:
-            listeners = list(self._status_listeners)
-        for callback in listeners:
-            try:
-                callback(connected)
-            except Exception:
-                log.exception("MQTT status callback %r failed", callback)
+        self._publish(notification)
