@@ -186,9 +186,11 @@ def test_tutorial_panels_live_in_jupyterlab(lab: JupyterLab, page: Page, artifac
         notebook.watch_progress(f'[data-ot2-cell="{run_index}"] .ot2-run-panel')
         samples = notebook.wait_progress_samples(3, timeout_ms=UPDATE_TIMEOUT)
         notebook.stop_watching_progress()
-        assert all(s.kernel == "idle" and s.running_cells == 0 for s in samples), (
-            f"the progress changed while a cell was running: {samples}"
-        )
+        # no cell runs; the kernel may be "busy" for a moment handling a widget comm message
+        # (the front end's answer to an update), which is not a cell
+        assert all(s.running_cells == 0 for s in samples) and any(
+            s.kernel == "idle" for s in samples
+        ), f"the progress changed while a cell was running: {samples}"
         steps = [s.step for s in samples]
         assert steps[1] is not None and steps[2] is not None, steps
         assert (steps[0] or 0) < steps[1] < steps[2], f"the progress did not advance: {steps}"
