@@ -325,3 +325,38 @@ def test_max_api_level_refuses_what_robot_software_4_7_refuses(start_sim: Any) -
             ],
         )
         assert ok.json()["data"]["errors"] == []
+
+
+_THREADS_PROTOCOL = """import threading
+metadata = {{"apiLevel": "{level}"}}
+
+
+def run(ctx):
+    magnets = ctx.load_module("magnetic module gen2", 4)
+    magnets.engage(height_from_base=10)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+    pipette.pick_up_tip()
+    ctx.comment("threads: " + ",".join(sorted(t.name for t in threading.enumerate())))
+    pipette.drop_tip()
+"""
+
+
+@pytest.mark.parametrize(("level", "hardware_thread"), [("2.13", False), ("2.15", True)])
+def test_the_legacy_core_drives_the_hardware_on_the_protocols_thread(
+    api: Api, level: str, hardware_thread: bool
+) -> None:
+    """Below API level 2.14 a worker runs the hardware simulator's coroutines on its own
+    thread (``workers/inline_hardware.py``) instead of opentrons' ``ManagedThread``, in
+    analysis and in a run (module included); from 2.14 on opentrons' own threads stay."""
+    name = f"threads_{level.replace('.', '_')}"
+    source = _THREADS_PROTOCOL.format(level=level).encode()
+    reply = api.post("/protocols", files=[("protocolFile", (f"{name}.py", source))])
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["data"]["errors"] == []
+    assert reply.json()["data"]["requiredEquipment"]["modules"][0]["model"] == "magneticModuleV2"
+    finished = run_to(api, name)
+    texts = [e["params"]["text"] for e in finished["details"]["events"] if e["params"]]
+    threads = next(t for t in texts if t.startswith("threads: "))
+    assert ("ManagedThread" in threads) is hardware_thread, threads
+    assert texts[-1].startswith("Dropping tip"), texts

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ot2_notebook.simulator.workers import internals, messages
+from ot2_notebook.simulator.workers import inline_hardware, internals, messages
 from ot2_notebook.simulator.workers.attached import HardwareMismatchError, check_attached_hardware
 from ot2_notebook.simulator.workers.messages import Job, JobResult, Pause, ProbeResult, Resume, Step
 from ot2_notebook.simulator.workers.step_details import StepDetails
@@ -323,6 +323,15 @@ def _check_api_level(protocol: Any, maximum: tuple[int, int] | None) -> None:
         )
 
 
+def _close_hardware(hardware: Any) -> None:
+    """Close the job's inline hardware; a failure there is logged, since the job's answer
+    (already made) does not depend on it."""
+    try:
+        inline_hardware.close(hardware)
+    except Exception:
+        logging.getLogger(__name__).warning("closing the hardware simulator failed", exc_info=True)
+
+
 def run_job(job: Job, channel: _Channel) -> JobResult:
     """Execute one job (see module docstring) and return its result.
 
@@ -392,6 +401,7 @@ def run_job(job: Job, channel: _Channel) -> JobResult:
 
     errors: list[dict[str, Any]] = []
     equipment: dict[str, list[dict[str, Any]]] = {"pipettes": [], "labware": [], "modules": []}
+    hardware: Any = None
     try:
         extra_labware, bundled_data = _support_files(directory, protocol_file)
         source = (directory / protocol_file).read_text(encoding="utf-8")
@@ -400,8 +410,14 @@ def run_job(job: Job, channel: _Channel) -> JobResult:
         )
         _check_robot_type(protocol)
         _check_api_level(protocol, job.max_api_level)
+        if inline_hardware.legacy_core(protocol.api_level):
+            # the legacy core's hardware calls run on this thread (inline_hardware.py)
+            hardware = inline_hardware.build()
         ctx = simulate.get_protocol_api(
-            protocol.api_level, extra_labware=extra_labware, bundled_data=bundled_data
+            protocol.api_level,
+            extra_labware=extra_labware,
+            bundled_data=bundled_data,
+            hardware_simulator=hardware,
         )
         internals.subscribe_to_commands(ctx, on_message)
         if streaming and job.hardware is not None:
@@ -425,6 +441,9 @@ def run_job(job: Job, channel: _Channel) -> JobResult:
         if line is not None:
             entry.update(lineNumber=line, fileName=file_name)
         errors.append(entry)
+    finally:
+        if hardware is not None:
+            _close_hardware(hardware)
     return JobResult(
         metadata=_metadata(protocol),
         equipment=equipment,

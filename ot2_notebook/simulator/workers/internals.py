@@ -18,12 +18,13 @@ from __future__ import annotations
 import copy
 import inspect
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from ot2_notebook.simulator.workers import compat
+from ot2_notebook.simulator.workers import compat, inline_hardware
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,13 @@ ERROR_TYPES = Internal(
     "and opentrons.protocols.types.MalformedPythonProtocolError",
     "analysis errors with their type, message and line",
 )
+INLINE_HARDWARE = Internal(
+    "opentrons.hardware_control.ThreadManager's fields (_loop, managed_obj, bridged_obj, "
+    "_sync_managed_obj, _is_running, _cached_modules, _thread), "
+    "SynchronousAdapter.call_coroutine_sync and get_protocol_api(hardware_simulator=)",
+    "running the hardware simulator on the worker's own thread (inline_hardware.py: "
+    "a third less time for a long protocol)",
+)
 AS_ROBOT = Internal(
     "assigning ProtocolContext.is_simulating on an instance",
     "ctx.is_simulating() answering False during a run, as on a robot",
@@ -82,6 +90,7 @@ INTERNALS = (
     MODULE_CORE,
     MODULE_MODEL_FORMAT,
     ERROR_TYPES,
+    INLINE_HARDWARE,
     AS_ROBOT,
 )
 
@@ -213,11 +222,35 @@ def _check_module_model_format() -> None:
         raise ValueError(f"MagneticModuleModel.MAGNETIC_V2 formats as {shown!r}")
 
 
+def _inline_context(problems: dict[Internal, str]) -> Any | None:
+    """The probe's protocol context on inline hardware, as the engine makes it, or ``None``
+    (and the problem recorded) when that does not work with this opentrons."""
+    from opentrons import simulate
+    from opentrons.hardware_control import ThreadManager
+
+    try:
+        _keyword_parameters(simulate.get_protocol_api, "hardware_simulator")
+        threads = threading.active_count()
+        hardware = inline_hardware.build()
+        if not isinstance(hardware, ThreadManager):
+            raise TypeError("the inline hardware is not a ThreadManager")
+        ctx = simulate.get_protocol_api(_PROBE_LEVEL, hardware_simulator=hardware)
+        ctx.home()
+        if threading.active_count() != threads:
+            raise RuntimeError("the hardware simulator started a thread of its own")
+        return ctx
+    except Exception as exc:
+        problems[INLINE_HARDWARE] = _describe(exc)
+        return None
+
+
 def _check_live(problems: dict[Internal, str]) -> None:
     """Simulate a few commands on a real protocol context, checking each internal on the way."""
     from opentrons import simulate
 
-    ctx = simulate.get_protocol_api(_PROBE_LEVEL)
+    ctx = _inline_context(problems)
+    if ctx is None:
+        ctx = simulate.get_protocol_api(_PROBE_LEVEL)
     seen: list[Mapping[str, Any]] = []
     try:
         subscribe_to_commands(ctx, seen.append)

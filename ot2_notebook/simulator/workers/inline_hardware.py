@@ -1,0 +1,156 @@
+"""The OT-2 hardware simulator driven from the worker's own thread instead of a thread of its own.
+
+Why: ``opentrons.simulate`` builds the hardware simulator inside a ``ThreadManager``: a thread
+running an event loop, and every hardware call the protocol makes (a move, an aspirate, a
+tip pick-up: about five per command) is a ``run_coroutine_threadsafe`` round trip to it. On
+the 2-core machine this project is built on, such a round trip costs about 130 µs against
+about 10 µs for the same coroutine run to completion on the calling thread
+(``benchmarks/README.md``, "Where the time goes"); a 500-command plate fill makes about 2,500
+of them, nearly a third of its simulation.
+
+A worker runs one protocol and nothing else, so nothing needs the hardware's loop while the
+protocol waits for it. Here the worker runs each hardware coroutine on its own thread with
+``loop.run_until_complete``: the same hardware simulator object built by the same builder
+(``API.build_hardware_simulator`` with the feature flags ``simulate`` uses), the same
+coroutines in the same order, so the same results, without the thread hop. Background tasks
+of the hardware (module pollers) run whenever a call runs the loop, which is when anything
+waits for them.
+
+Only for the legacy protocol core (API levels below 2.14, what robot software 4.x runs):
+from 2.14 on, ``opentrons`` runs a protocol engine in a thread of its own that reaches the
+hardware from its loop, which needs the hardware loop running elsewhere; those levels keep
+opentrons' own ``ThreadManager``.
+
+Relies on opentrons internals (``SynchronousAdapter.call_coroutine_sync``, the fields of
+``ThreadManager``); ``internals.py`` probes them when the simulator starts. Only ever imported
+in a worker process (its functions import opentrons).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+#: Loops whose hardware runs inline: a ``SynchronousAdapter`` call on one of them runs the
+#: coroutine here, on the calling thread. Every other loop keeps opentrons' behaviour.
+_INLINE_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+_installed = False
+
+
+class NestedHardwareCallError(RuntimeError):
+    """A hardware coroutine called the hardware synchronously: opentrons never does, since
+    its own ``ThreadManager`` would deadlock on it; here it would re-enter a running loop."""
+
+
+def legacy_core(api_level: Any) -> bool:
+    """Whether a protocol at ``api_level`` runs on the legacy core (where inline applies)."""
+    from opentrons.protocol_api.core.engine import ENGINE_CORE_API_VERSION
+
+    return bool(api_level < ENGINE_CORE_API_VERSION)
+
+
+def install() -> None:
+    """Make ``SynchronousAdapter`` run coroutines of inline loops on the calling thread.
+
+    Idempotent. Every adapter, including the ones opentrons makes for modules
+    (``legacy_module_core``), reads ``call_coroutine_sync`` from the class, so one patch
+    covers them all; adapters over any other loop call the original.
+    """
+    global _installed
+    if _installed:
+        return
+    from opentrons.hardware_control import adapters
+
+    original = adapters.SynchronousAdapter.call_coroutine_sync
+
+    def call_coroutine_sync(
+        loop: asyncio.AbstractEventLoop,
+        to_call: Callable[..., Awaitable[Any]],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        if loop in _INLINE_LOOPS:
+            if loop.is_running():
+                raise NestedHardwareCallError(
+                    f"{getattr(to_call, '__qualname__', to_call)} was called synchronously "
+                    "from inside a hardware coroutine"
+                )
+            return loop.run_until_complete(to_call(*args, **kwargs))
+        return original(loop, to_call, *args, **kwargs)
+
+    adapters.SynchronousAdapter.call_coroutine_sync = staticmethod(call_coroutine_sync)
+    _installed = True
+
+
+class _NoThread:
+    """Stands in for the managed thread there is not (``ThreadManager.clean_up_tm`` joins it)."""
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+    def is_alive(self) -> bool:
+        return False
+
+
+def build() -> Any:
+    """A fresh OT-2 hardware simulator in a ``ThreadManager`` whose calls run inline.
+
+    It is a real ``ThreadManager`` (``isinstance`` holds, so ``create_protocol_context``
+    takes its ``.sync`` adapter and modules are wrapped as usual), made without starting its
+    thread: the builder runs here on a new loop, and the loop only ever runs inside a call.
+    Pass it to ``simulate.get_protocol_api(hardware_simulator=...)``.
+    """
+    from opentrons.hardware_control import API, ThreadManager
+    from opentrons.hardware_control.adapters import SynchronousAdapter
+    from opentrons.hardware_control.thread_manager import CallBridger
+    from opentrons.hardware_control.types import HardwareFeatureFlags
+
+    install()
+    loop = asyncio.new_event_loop()
+    hardware = loop.run_until_complete(
+        API.build_hardware_simulator(loop=loop, feature_flags=HardwareFeatureFlags.build_from_ff())
+    )
+    _INLINE_LOOPS.add(loop)
+    ready = threading.Event()
+    ready.set()
+    manager = ThreadManager.__new__(ThreadManager)
+    fields: dict[str, Any] = {
+        "_loop": loop,
+        "managed_obj": hardware,
+        "bridged_obj": CallBridger(hardware, loop),
+        "_sync_managed_obj": SynchronousAdapter(hardware),
+        "_is_running": ready,
+        "_cached_modules": weakref.WeakKeyDictionary(),
+        "_thread": _NoThread(),
+    }
+    for name, value in fields.items():
+        object.__setattr__(manager, name, value)
+    return manager
+
+
+def close(manager: Any) -> None:
+    """Finish what the hardware left on its loop, then close the loop.
+
+    What synchronous hardware methods schedule (``API.pause``/``resume`` hand coroutines to
+    the loop) runs now, as it would have on opentrons' running loop; the hardware's own
+    ``clean_up`` runs; then the tasks still pending (module pollers, which poll forever) are
+    cancelled, so the worker ends without "Task was destroyed but it is pending!" noise.
+    """
+    loop: asyncio.AbstractEventLoop = object.__getattribute__(manager, "_loop")
+    if loop not in _INLINE_LOOPS or loop.is_closed():
+        return
+    hardware = object.__getattribute__(manager, "managed_obj")
+    try:
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.run_until_complete(hardware.clean_up())
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        _INLINE_LOOPS.discard(loop)
+        loop.close()
