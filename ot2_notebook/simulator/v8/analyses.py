@@ -19,6 +19,7 @@ from typing import Any
 from ot2_notebook.simulator.v8.clock import new_id, utc_now
 from ot2_notebook.simulator.workers import messages_v8 as msg
 from ot2_notebook.simulator.workers.pool import Worker, WorkerDied, WorkerPool, WorkerTimeout
+from ot2_notebook.simulator.workers.pool_v8 import WorkerFailedError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,12 @@ def worker_problem(exc: Exception, timeout: float, what: str) -> dict:
             "The simulated robot stopped it; fix the protocol, or start ot2-sim with a longer "
             "--analysis-timeout.",
         )
+    if isinstance(exc, WorkerFailedError):
+        return simulator_error(
+            "SimulatorError",
+            f"The simulator failed while {what} (not the protocol's fault): {exc}. Its log has "
+            "the details; please report it.",
+        )
     return simulator_error(
         "SimulationProcessDied",
         f"The protocol's simulation process ended while {what}: {exc}. Protocols must not "
@@ -63,9 +70,26 @@ class AnalysisJob:
 
     def _next(self, what: str) -> Any:
         assert self.worker is not None
-        message = self.worker.recv(self.timeout)
+        try:
+            message = self.worker.recv(self.timeout)
+        except WorkerDied as exc:
+            log.warning(
+                "analysis of %s: its simulation process (pid %s) ended while %s: %s",
+                self.job.directory,
+                self.worker.pid,
+                what,
+                exc,
+            )
+            raise
         if isinstance(message, msg.WorkerFailed):
-            raise WorkerDied(None) from RuntimeError(message.message)
+            log.error(
+                "analysis of %s: its simulation process (pid %s) failed while %s: %s",
+                self.job.directory,
+                self.worker.pid,
+                what,
+                message.message,
+            )
+            raise WorkerFailedError(message.message)
         return message
 
     def read(self) -> msg.ProtocolRead:

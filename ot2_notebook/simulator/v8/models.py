@@ -425,6 +425,7 @@ def error_responses(*codes: int, legacy: bool = False) -> dict[int | str, dict[s
         409: "Not allowed in the run's current state",
         413: "Upload too large",
         422: "Invalid request (header, parameters, body, or protocol files)",
+        500: "The simulator failed (its log says why)",
         503: "Not available yet (an analysis or run still in progress)",
     }
     responses: dict[int | str, dict[str, Any]] = {

@@ -4,7 +4,8 @@
 From then on a reader thread receives what the worker streams (``RunChanged``, ``RunFinal``)
 and hands it to the run manager's callbacks, and resolves the futures of ``call()``s with the
 worker's ``Reply``s. When the worker ends without being asked to (a crash, a kill), the
-callbacks hear it once, and every pending call fails with ``WorkerDied``.
+callbacks hear it once, and every pending call fails with ``WorkerDied``. Either way the
+simulator's log says which worker ended and why (the worker logs its own traceback there).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from ot2_notebook.simulator.workers import messages_v8 as msg
 from ot2_notebook.simulator.workers.pool import Worker, WorkerDied, WorkerPool, WorkerTimeout
+from ot2_notebook.simulator.workers.pool_v8 import EngineWorker, WorkerFailedError
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class RunLink:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._closing = False
+        self._reading = False
         self._ended = threading.Event()
 
     @property
@@ -58,13 +61,20 @@ class RunLink:
             worker.send(self.job)
             message = worker.recv(self.timeout)
             if isinstance(message, msg.WorkerFailed):
-                raise WorkerDied(None) from RuntimeError(message.message)
+                raise WorkerFailedError(message.message)
             assert isinstance(message, msg.RunLoaded), message
-        except BaseException:
+        except BaseException as exc:
+            log.error(
+                "run %s: its simulation process (pid %s) failed while the run was set up: %s",
+                self.job.run_id,
+                worker.pid,
+                "no answer within the timeout" if isinstance(exc, WorkerTimeout) else exc,
+            )
             worker.kill_soon()
             self._ended.set()
             raise
         if message.error is None:
+            self._reading = True  # from now on the reader alone reaps the worker
             threading.Thread(
                 target=self._read, name=f"run-{self.job.run_id[:8]}", daemon=True
             ).start()
@@ -113,6 +123,12 @@ class RunLink:
                 future.set_exception(problem or WorkerDied(None))
         worker.kill()
         if not closing:
+            log.error(
+                "run %s: its simulation process (pid %s) ended: %s",
+                self.job.run_id,
+                worker.pid,
+                problem or "it stopped reading",
+            )
             self._on_died(problem or WorkerDied(None))
 
     def _dispatch(self, message: Any) -> None:
@@ -136,7 +152,11 @@ class RunLink:
         with self._lock:
             self._closing = True
             worker = self._worker
-        if worker is not None:
+        if worker is None:
+            return
+        if self._reading and isinstance(worker, EngineWorker):
+            worker.stop()  # the reader sees the pipe close and reaps the worker
+        else:
             worker.kill_soon()
 
     def wait_ended(self, timeout: float) -> bool:

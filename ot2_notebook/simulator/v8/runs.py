@@ -34,6 +34,7 @@ from ot2_notebook.simulator.v8.protocols import ProtocolManager
 from ot2_notebook.simulator.v8.run_link import RunLink
 from ot2_notebook.simulator.workers import messages_v8 as msg
 from ot2_notebook.simulator.workers.pool import WorkerDied, WorkerPool, WorkerTimeout
+from ot2_notebook.simulator.workers.pool_v8 import WorkerFailedError
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +244,7 @@ class RunManager:
             try:
                 loaded = link.start()
             except (WorkerTimeout, WorkerDied) as exc:
-                raise _load_failed(worker_problem(exc, self.timeout, "loading")) from None
+                raise _set_up_failed(exc, protocol_id, self.timeout) from None
             if loaded.error is not None:
                 raise _load_failed(loaded.error)
             with self._lock:
@@ -608,6 +609,28 @@ def _load_failed(error: dict[str, Any]) -> ApiError:
             "detail": dict(error.get("errorInfo") or {}),
             "wrapping": [],
         },
+    )
+
+
+def _set_up_failed(exc: Exception, protocol_id: str | None, timeout: float) -> ApiError:
+    """The run's worker ended (or hung) before the run was set up. A protocol's module-level
+    code may be why (it exited, exhausted memory, looped forever): 422, as a load failure.
+    Without a protocol, or when the worker reported a failure of its own, the simulator is
+    at fault: 500 saying what happened."""
+    if protocol_id is not None and not isinstance(exc, WorkerFailedError):
+        return _load_failed(worker_problem(exc, timeout, "loading"))
+    what = (
+        f"the simulation process did not answer within {timeout:g} s"
+        if isinstance(exc, WorkerTimeout)
+        else str(exc)
+    )
+    return ApiError(
+        500,
+        "UnexpectedError",
+        "Unexpected Internal Error",
+        f"The simulated robot could not set the run up: {what}. This is ot2-sim's fault, not "
+        "the protocol's; its log has the details. Try again; if it keeps happening, please "
+        "report it.",
     )
 
 

@@ -5,6 +5,8 @@ workers (``process.py``): an analysis, a run (for as long as it is the robot's c
 or a probe. The protocol's output goes to a bounded buffer, its memory is bounded, and its
 working directory is an empty folder of its own (robot-server runs protocols from its own
 folder, not the protocol's: protocol files import nothing and open nothing beside them).
+What goes wrong in the worker itself (not in the protocol) is logged to the worker's own
+stderr, which it shares with the simulator (its log), and reported to the server.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import os
 import sys
 import tempfile
+import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -34,6 +37,34 @@ def run(ctx):
     pipette.dispense(10, plate["B1"])
     pipette.drop_tip()
 """
+
+
+log = logging.getLogger(__name__)
+
+
+def _log_to_simulator() -> None:
+    """The simulator's own loggers (and uncaught exceptions of threads) write to this
+    process's stderr as inherited, i.e. the simulator's log, even after the job's output is
+    captured (``sys.stderr`` replaced)."""
+    stream = sys.__stderr__
+    if stream is None:
+        return
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(f"ot2-sim: worker {os.getpid()}: %(name)s: %(message)s"))
+    ours = logging.getLogger("ot2_notebook")
+    ours.addHandler(handler)
+    ours.setLevel(logging.WARNING)
+    ours.propagate = False
+
+    def excepthook(args: threading.ExceptHookArgs) -> None:
+        name = args.thread.name if args.thread is not None else "?"
+        log.error(
+            "thread %s failed",
+            name,
+            exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+        )
+
+    threading.excepthook = excepthook
 
 
 class _Nowhere:
@@ -81,6 +112,7 @@ def serve_one(conn: Connection, memory_limit_mb: int, warm: bool = False) -> Non
         return
     if job is None:
         return
+    _log_to_simulator()
     if isinstance(job, msg.ProbeJob):
         from ot2_notebook.simulator.workers import engine_v8
 
@@ -92,6 +124,7 @@ def serve_one(conn: Connection, memory_limit_mb: int, warm: bool = False) -> Non
     try:
         _run(job, conn)
     except BaseException as error:  # the simulator's own failure, not the protocol's
+        log.error("the %s failed", type(job).__name__, exc_info=True)
         try:
             conn.send(msg.WorkerFailed(f"{type(error).__name__}: {error}"))
         except (OSError, EOFError):

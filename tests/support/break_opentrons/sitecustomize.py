@@ -1,7 +1,8 @@
 """Test helper: renames one opentrons internal in every Python process started with this folder
 on ``PYTHONPATH`` (the simulator, its forkserver and workers), as a new opentrons release
 might, so that ``tests/test_sim_internals.py`` can check the simulator refuses to start and
-names what is missing. ``OT2_SIM_TEST_BREAK`` says which internal; without it, nothing happens.
+names what is missing (or, with ``run-orchestrator``, makes a run's set-up fail in the
+worker). ``OT2_SIM_TEST_BREAK`` says which internal; without it, nothing happens.
 """
 
 from __future__ import annotations
@@ -31,3 +32,13 @@ elif _WHICH == "module-core":
         self.__dict__["_implementation"] = self.__dict__.pop("_core")
 
     ModuleContext.__init__ = _renamed_core
+
+elif _WHICH == "run-orchestrator":
+    # not a rename: a failure of the simulator's own worker code while it sets a run up
+    # (outside the protocol), for tests/test_sim_v8_workers.py
+    from opentrons.protocol_runner import RunOrchestrator
+
+    def _broken_build(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("build_orchestrator broken by tests/support/break_opentrons")
+
+    RunOrchestrator.build_orchestrator = staticmethod(_broken_build)  # type: ignore[method-assign,assignment]

@@ -34,7 +34,7 @@ def _runs(request: Request):
     "commands). Replaces a current run that is idle or has ended; the oldest of 20 runs goes.",
     status_code=201,
     response_model=models.RunBody,
-    responses=error_responses(404, 409),
+    responses=error_responses(404, 409, 500, 503),
 )
 async def create_run(request: Request, body: models.RunCreateRequest | None = None) -> JSONResponse:
     data = body.data if body is not None else models.RunCreateData(protocolId=None)
