@@ -344,11 +344,13 @@ def run(ctx):
 
 @pytest.mark.parametrize(("level", "hardware_thread"), [("2.13", False), ("2.15", True)])
 def test_the_legacy_core_drives_the_hardware_on_the_protocols_thread(
-    api: Api, level: str, hardware_thread: bool
+    api: Api, sim: SimulatorHandle, level: str, hardware_thread: bool
 ) -> None:
     """Below API level 2.14 a worker runs the hardware simulator's coroutines on its own
     thread (``workers/inline_hardware.py``) instead of opentrons' ``ManagedThread``, in
-    analysis and in a run (module included); from 2.14 on opentrons' own threads stay."""
+    analysis and in a run (module included); from 2.14 on opentrons' own threads stay.
+    Either way the worker ends cleanly: its module poller is stopped, not left pending."""
+    log_start = sim.log_path.stat().st_size
     name = f"threads_{level.replace('.', '_')}"
     source = _THREADS_PROTOCOL.format(level=level).encode()
     reply = api.post("/protocols", files=[("protocolFile", (f"{name}.py", source))])
@@ -360,3 +362,8 @@ def test_the_legacy_core_drives_the_hardware_on_the_protocols_thread(
     threads = next(t for t in texts if t.startswith("threads: "))
     assert ("ManagedThread" in threads) is hardware_thread, threads
     assert texts[-1].startswith("Dropping tip"), texts
+    with sim.log_path.open(errors="replace") as log:
+        log.seek(log_start)
+        written = log.read()
+    for noise in ("Task was destroyed", "closing the hardware simulator failed", "Traceback"):
+        assert noise not in written, written

@@ -324,12 +324,14 @@ def _check_api_level(protocol: Any, maximum: tuple[int, int] | None) -> None:
 
 
 def _close_hardware(hardware: Any) -> None:
-    """Close the job's inline hardware; a failure there is logged, since the job's answer
-    (already made) does not depend on it."""
+    """Close the job's inline hardware. The job's answer does not depend on it, so a
+    failure is not the protocol's: it goes to the worker's own stderr (the simulator's log;
+    ``sys.stderr`` is the protocol's captured output by now), not into the answer."""
     try:
         inline_hardware.close(hardware)
     except Exception:
-        logging.getLogger(__name__).warning("closing the hardware simulator failed", exc_info=True)
+        print("ot2-sim worker: closing the hardware simulator failed:", file=sys.__stderr__)
+        traceback.print_exc(file=sys.__stderr__)
 
 
 def run_job(job: Job, channel: _Channel) -> JobResult:
