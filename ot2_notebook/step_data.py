@@ -67,6 +67,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from ot2_notebook.json_values import as_int, as_number
+
 __all__ = [
     "STRUCTURED_KEY",
     "LocationData",
@@ -121,22 +123,6 @@ class StructuredStep:
     seconds: float | None = None
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
-
-
-def _slot(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -163,13 +149,13 @@ def parse_structured(data: Any) -> StructuredStep | None:
         mount=_text(pipette.get("mount")),
         pipette_name=_text(pipette.get("name")),
         channels=channels if isinstance(channels, int) and not isinstance(channels, bool) else None,
-        volume=_number(data.get("volume")),
-        flow_rate=_number(data.get("flowRate")),
-        slot=_slot(location.get("slot")),
+        volume=as_number(data.get("volume")),
+        flow_rate=as_number(data.get("flowRate")),
+        slot=as_int(location.get("slot")),
         labware=_text(location.get("labware")),
         well=_text(location.get("well")),
         has_location=has_location,
-        seconds=_number(data.get("seconds")),
+        seconds=as_number(data.get("seconds")),
     )
 
 

@@ -21,22 +21,25 @@ import pytest
 import requests
 
 from ot2_notebook.simulator import start
+from ot2_notebook.simulator.workers.pool import Worker
 from ot2_notebook.simulator.workers.pool_v8 import EngineWorker
 
 VERSION = {"Opentrons-Version": "*"}
 BREAK_OPENTRONS = Path(__file__).resolve().parent / "support" / "break_opentrons"
 
 
-def test_a_worker_ended_by_a_second_thread_mid_reap_is_reaped_once() -> None:
+@pytest.mark.parametrize("kind", [EngineWorker, Worker])
+def test_a_worker_ended_by_a_second_thread_mid_reap_is_reaped_once(kind: type[Worker]) -> None:
     """A second ``kill()`` that arrives while the first is closing the pipe (the worst moment:
     the pipe's descriptor is about to be freed for reuse) closes nothing and tells the pool
-    nothing; the interleaving is forced by making the first close start the second kill."""
+    nothing; the interleaving is forced by making the first close start the second kill.
+    Robot software 4's workers (``Worker``) are reaped by the same rule as software 8's."""
     context = multiprocessing.get_context("spawn")
     parent_end, child_end = context.Pipe(duplex=True)
     process = context.Process(target=time.sleep, args=(120,), daemon=True)
     process.start()
     child_end.close()
-    worker = EngineWorker(process, parent_end)
+    worker = kind(process, parent_end)
     ended: list[str] = []
     worker.on_end = lambda: ended.append(threading.current_thread().name)
     closes: list[int] = []

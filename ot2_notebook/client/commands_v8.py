@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ot2_notebook.client.models import parse_timestamp
+from ot2_notebook.json_values import as_int, as_number
 from ot2_notebook.step_data import STRUCTURED_KEY, structured_params
 
 __all__ = ["Deck", "Place", "display_names", "legacy_name", "pipette_channels", "step_events"]
@@ -82,22 +83,6 @@ def legacy_name(command: Mapping[str, Any]) -> str:
         return _LEGACY[kind]
     words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", kind.replace("/", "_"))
     return words.upper() or "COMMAND"
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
 
 
 def pipette_channels(name: str) -> int:
@@ -163,7 +148,7 @@ class Deck:
         if not isinstance(location, Mapping) or depth > 5:
             return None
         if "slotName" in location:
-            return _int(location.get("slotName"))
+            return as_int(location.get("slotName"))
         if "moduleId" in location:
             module = self.modules.get(str(location["moduleId"]))
             return self.slot_of(module.get("location"), depth + 1) if module else None
@@ -250,8 +235,8 @@ class _Describer:
             self.last_place[str(pipette_id)] = place
         elif kind.endswith("InPlace") and pipette_id is not None:
             place = self.last_place.get(str(pipette_id))
-        volume = _number(params.get("volume"))
-        flow_rate = _number(params.get("flowRate"))
+        volume = as_number(params.get("volume"))
+        flow_rate = as_number(params.get("flowRate"))
         where = place.text() if place is not None else None
         text = self._text(kind, name, params, where, volume, flow_rate)
         structured = structured_params(
@@ -297,7 +282,7 @@ class _Describer:
         if name == "AIR_GAP":
             return f"Air gap of {_volume_text(volume)} uL" if volume is not None else "Air gap"
         if name == "DELAY":
-            seconds = _number(params.get("seconds")) or 0.0
+            seconds = as_number(params.get("seconds")) or 0.0
             message = params.get("message")
             text = f"Delaying for {_seconds_text(seconds)}"
             return f"{text}. {message}" if message else text

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ot2_notebook.json_values import as_int, as_number
 from ot2_notebook.step_data import STRUCTURED_KEY, StructuredStep, parse_structured
 
 if TYPE_CHECKING:  # pandas is imported lazily: it is slow to import
@@ -26,22 +27,6 @@ def _as_mapping(value: Any) -> Mapping[str, Any]:
 
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else []
-
-
-def _as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -70,7 +55,7 @@ class Pipette:
             mount=str(data.get("mount") or ""),
             pipette_name=name,
             requested_as=str(data.get("requestedAs") or name),
-            channels=_as_int(data.get("channels")),
+            channels=as_int(data.get("channels")),
         )
 
 
@@ -104,9 +89,9 @@ class Labware:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Labware:
-        slot = _as_int(data.get("slot"))
+        slot = as_int(data.get("slot"))
         if slot is None:
-            slot = _as_int(data.get("location"))
+            slot = as_int(data.get("location"))
         return cls(label=str(data.get("label") or ""), uri=str(data.get("uri") or ""), slot=slot)
 
 
@@ -143,9 +128,9 @@ class Module:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Module:
-        slot = _as_int(data.get("slot"))
+        slot = as_int(data.get("slot"))
         if slot is None:
-            slot = _as_int(data.get("location"))
+            slot = as_int(data.get("location"))
         return cls(type=str(data.get("type") or ""), model=str(data.get("model") or ""), slot=slot)
 
 
@@ -170,10 +155,10 @@ class Liquid:
         wells = []
         for item in _as_list(data.get("wells")):
             item = _as_mapping(item)
-            volume = _as_float(item.get("volume"))
+            volume = as_number(item.get("volume"))
             wells.append(
                 (
-                    _as_int(item.get("slot")),
+                    as_int(item.get("slot")),
                     str(item.get("labware") or ""),
                     str(item.get("well") or ""),
                     volume if volume is not None else 0.0,
@@ -322,13 +307,13 @@ class ProtocolErrorInfo:
         return cls(
             type=str(data.get("type") or "Error"),
             description=str(data.get("description") or data.get("detail") or ""),
-            line=_as_int(data.get("lineNumber")),
+            line=as_int(data.get("lineNumber")),
             file=text("fileName"),
             exception_type=text("exceptionType"),
             mount=text("mount"),
             wanted=text("wanted"),
             attached=text("attached"),
-            location=_as_int(data.get("location")),
+            location=as_int(data.get("location")),
         )
 
     def __str__(self) -> str:
@@ -396,7 +381,7 @@ class ProtocolData:
             ),
             created_at=parse_timestamp(data.get("createdAt")),
             last_modified_at=parse_timestamp(data.get("lastModifiedAt")),
-            estimated_duration=_as_float(duration),
+            estimated_duration=as_number(duration),
             raw=dict(data),
             robot_id=str(data["robotId"]) if data.get("robotId") else None,
             stored=data.get("stored") is not False,
@@ -585,7 +570,7 @@ class CommandResult:
 
 def _as_version(value: Any) -> tuple[int, ...] | None:
     items = _as_list(value)
-    if items and all(_as_int(v) is not None for v in items):
+    if items and all(as_int(v) is not None for v in items):
         return tuple(int(v) for v in items)
     return None
 

@@ -31,6 +31,9 @@ _PRELOAD = ["ot2_notebook.simulator.workers.preload"]
 
 #: Seconds the refill waits for running jobs to end before forking replacements anyway.
 REFILL_DELAY = 5.0
+#: Seconds to wait for a worker to exit once killed, or once its pipe closed (so that its
+#: exit code can be told).
+EXIT_WAIT = 5.0
 
 
 class WorkerDied(Exception):
@@ -52,13 +55,23 @@ class WorkerTimeout(Exception):
 
 
 class Worker:
-    """One forked worker process and the server's end of its pipe."""
+    """One forked worker process and the server's end of its pipe.
+
+    Any number of threads may end a worker at once (a job's timeout, a cancel, the thread
+    reading its pipe): it is reaped (killed, joined, its pipe closed, the pool told) exactly
+    once, and its pipe is closed only while no send is under way. A pipe's file descriptor
+    closed twice, or under a thread still using it, hits whatever reused that number
+    meanwhile: typically the pipe of the worker just forked for the next job (seen with
+    robot software 8's runs: ``POST /runs`` 422 "closed its connection").
+    """
 
     def __init__(self, proc: multiprocessing.process.BaseProcess, conn: Connection) -> None:
         self.process = proc
         self.conn = conn
         self._send_lock = threading.Lock()
-        #: called once when the worker is killed (the pool counts the jobs running)
+        self._reap_lock = threading.RLock()  # a reaper may be re-entered (tests do it)
+        self.reaped = False
+        #: called once when the worker is reaped (the pool counts the jobs running)
         self.on_end: Callable[[], None] | None = None
 
     @property
@@ -82,26 +95,43 @@ class Worker:
             raise WorkerDied(self._exitcode()) from exc
 
     def _exitcode(self) -> int | None:
-        self.process.join(timeout=1.0)
-        return self.process.exitcode
+        # under load a worker whose pipe closed may take more than a second to exit;
+        # waiting here tells "exited with code N" from "closed its connection"
+        with self._reap_lock:
+            self.process.join(timeout=EXIT_WAIT)
+            return self.process.exitcode
+
+    def stop(self) -> None:
+        """End the process now, leaving its pipe (and the reaping) to the thread reading it:
+        that thread sees the pipe close when the process has gone."""
+        if self._reap_lock.acquire(blocking=False):  # else another thread is reaping it
+            try:
+                if not self.reaped and self.process.is_alive():
+                    self.process.kill()
+            finally:
+                self._reap_lock.release()
 
     def kill_soon(self) -> None:
         """Stop the worker now and reap it on a thread, off the request's path."""
-        if self.process.is_alive():
-            self.process.kill()
+        self.stop()
         threading.Thread(target=self.kill, name="worker-reap", daemon=True).start()
 
     def kill(self) -> None:
-        """Stop the worker now (idempotent) and reap it."""
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5.0)
-        try:
-            self.conn.close()
-        except OSError:
-            pass
-        ended, self.on_end = self.on_end, None
-        if ended is not None:
+        """Stop the worker now and reap it; later calls, from any thread, do nothing."""
+        with self._reap_lock:
+            if self.reaped:
+                return
+            self.reaped = True
+            if self.process.is_alive():
+                self.process.kill()
+            self.process.join(timeout=EXIT_WAIT)
+            with self._send_lock:  # a send in progress finishes on the pipe it started on
+                try:
+                    self.conn.close()
+                except OSError:
+                    pass
+            ended, self.on_end = self.on_end, None
+        if ended is not None:  # outside the lock: the pool takes its own
             ended()
 
 
