@@ -367,3 +367,34 @@ def test_the_legacy_core_drives_the_hardware_on_the_protocols_thread(
         written = log.read()
     for noise in ("Task was destroyed", "closing the hardware simulator failed", "Traceback"):
         assert noise not in written, written
+
+
+def test_a_protocol_running_its_own_event_loop_still_drives_the_hardware(api: Api) -> None:
+    """A protocol that calls the hardware from inside an event loop of its own (``asyncio.run``)
+    works as with opentrons' hardware thread: its loop stays its running loop, and a hardware
+    call that waits (a module's temperature) runs the hardware's loop elsewhere meanwhile."""
+    source = b"""import asyncio
+metadata = {"apiLevel": "2.13"}
+
+
+def run(ctx):
+    block = ctx.load_module("temperature module gen2", 3)
+    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
+    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
+
+    async def steps():
+        pipette.pick_up_tip()
+        block.set_temperature(8)
+        await asyncio.sleep(0.01)  # a timer: needs its own loop to be the running loop
+        ctx.comment(f"loop running: {asyncio.get_running_loop().is_running()}")
+        pipette.drop_tip()
+
+    asyncio.run(steps())
+"""
+    reply = api.post("/protocols", files=[("protocolFile", ("own_loop.py", source))])
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["data"]["errors"] == [], reply.json()["data"]["errors"]
+    finished = run_to(api, "own_loop")
+    texts = [e["params"]["text"] for e in finished["details"]["events"] if e["params"]]
+    assert "loop running: True" in texts, texts
+    assert any(t.startswith("Setting Temperature Module temperature to 8") for t in texts), texts

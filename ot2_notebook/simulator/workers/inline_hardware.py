@@ -4,17 +4,17 @@ Why: ``opentrons.simulate`` builds the hardware simulator inside a ``ThreadManag
 running an event loop, and every hardware call the protocol makes (a move, an aspirate, a
 tip pick-up: about five per command) is a ``run_coroutine_threadsafe`` round trip to it. On
 the 2-core machine this project is built on, such a round trip costs about 130 µs against
-about 10 µs for the same coroutine run to completion on the calling thread
-(``benchmarks/README.md``, "Where the time goes"); a 500-command plate fill makes about 2,500
-of them, nearly a third of its simulation.
+about 1 µs for the same coroutine stepped on the calling thread (the ``hardware`` benchmark,
+``benchmarks/README.md``); a 500-command plate fill makes about 2,500 of them, a quarter of
+its simulation.
 
 A worker runs one protocol and nothing else, so nothing needs the hardware's loop while the
-protocol waits for it. Here the worker runs each hardware coroutine on its own thread with
-``loop.run_until_complete``: the same hardware simulator object built by the same builder
+protocol waits for it. Here the worker runs each hardware coroutine on the protocol's thread
+(``run_here``): the same hardware simulator object built by the same builder
 (``API.build_hardware_simulator`` with the feature flags ``simulate`` uses), the same
 coroutines in the same order, so the same results, without the thread hop. Background tasks
-of the hardware (module pollers) run whenever a call runs the loop, which is when anything
-waits for them.
+of the hardware (module pollers) run whenever a call waits, which is when anything needs
+them.
 
 Only for the legacy protocol core (API levels below 2.14, what robot software 4.x runs):
 from 2.14 on, ``opentrons`` runs a protocol engine in a thread of its own that reaches the
@@ -29,6 +29,7 @@ in a worker process (its functions import opentrons).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
@@ -95,14 +96,22 @@ def run_here(loop: asyncio.AbstractEventLoop, coroutine: Any) -> Any:
     (a sleep, a future, a task it started), the rest of it runs on the loop, which then
     also runs whatever tasks are ready.
     """
+    theirs = asyncio._get_running_loop()  # a protocol may run an event loop of its own
     asyncio._set_running_loop(loop)
     try:
         waiting_for = coroutine.send(None)
     except StopIteration as done:
         return done.value
     finally:
-        asyncio._set_running_loop(None)
-    return loop.run_until_complete(_resume(coroutine, waiting_for))
+        asyncio._set_running_loop(theirs)
+    rest = _resume(coroutine, waiting_for)
+    if theirs is None:
+        return loop.run_until_complete(rest)
+    # a protocol that calls the hardware from inside its own running loop: ours cannot run
+    # on this thread then, so it runs on a thread of its own while this one waits, as it
+    # would with opentrons' hardware thread
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hardware-call") as one:
+        return one.submit(loop.run_until_complete, rest).result()
 
 
 async def _resume(coroutine: Any, waiting_for: Any) -> Any:
