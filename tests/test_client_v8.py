@@ -368,7 +368,8 @@ def test_the_watcher_follows_a_run_over_mqtt(slow_robot: RobotClient) -> None:
     )
     try:
         assert watcher.subscriber is not None and watcher.subscriber.wait_connected(10)
-        assert watcher.mode == "feed"
+        # the watcher learns of the connection from the subscriber's event, a moment later
+        wait_until(lambda: watcher.mode == "feed", timeout=10, message="not on the feed")
         session.start()
         watcher.wait_for("running", 10)
         wait_until(lambda: len(recorder.steps) >= 2, timeout=10, message="no step over MQTT")
