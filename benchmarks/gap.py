@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.analysis import simulate_in_process
-from benchmarks.harness import Bench, BenchmarkError, summary_ms, timed
+from benchmarks.harness import Bench, BenchmarkError, Nowhere, summary_ms, timed
 from benchmarks.protocols import standard
 
 NAME = "gap"
@@ -42,24 +42,13 @@ PAUSE = 0.3
 LAYERS = ("simulate", "engine", "worker", "upload", "upload + delete", "health")
 
 
-class _Nowhere:
-    def send(self, obj: object) -> None:
-        pass
-
-    def poll(self, timeout: float | None = 0.0) -> bool:
-        return False
-
-    def recv(self) -> object:
-        raise EOFError
-
-
 def _engine_in_process(folder: Path, name: str) -> int:
     from ot2_notebook.simulator.workers import engine, messages
 
     here, path = os.getcwd(), list(sys.path)
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            result = engine.run_job(messages.Job(messages.ANALYSE, str(folder), name), _Nowhere())
+            result = engine.run_job(messages.Job(messages.ANALYSE, str(folder), name), Nowhere())
     finally:
         os.chdir(here)
         sys.path[:] = path

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.harness import Bench, BenchmarkError, summary_ms
+from benchmarks.harness import Bench, BenchmarkError, Nowhere, summary_ms
 from benchmarks.protocols import standard
 
 NAME = "hardware"
@@ -66,17 +66,6 @@ def call_round_trips(count: int) -> tuple[float, float]:
     return across, inline
 
 
-class _Nowhere:
-    def send(self, obj: object) -> None:
-        pass
-
-    def poll(self, timeout: float | None = 0.0) -> bool:
-        return False
-
-    def recv(self) -> object:
-        raise EOFError
-
-
 def _engine(folder: Path, inline: bool) -> tuple[object, ...]:
     """One engine job in this process; its steps (with their structured data and estimates)
     and its estimated duration."""
@@ -89,7 +78,7 @@ def _engine(folder: Path, inline: bool) -> tuple[object, ...]:
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             result = engine.run_job(
-                messages.Job(messages.SIMULATE, str(folder), "protocol.py"), _Nowhere()
+                messages.Job(messages.SIMULATE, str(folder), "protocol.py"), Nowhere()
             )
     finally:
         inline_hardware.legacy_core = legacy_core  # type: ignore[assignment]

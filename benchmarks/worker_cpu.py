@@ -23,18 +23,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchmarks.harness import Nowhere
 from benchmarks.protocols import standard
-
-
-class _Nowhere:
-    def send(self, obj: object) -> None:
-        pass
-
-    def poll(self, timeout: float | None = 0.0) -> bool:
-        return False
-
-    def recv(self) -> object:
-        raise EOFError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             here, path = os.getcwd(), list(sys.path)
             cpu, local = time.process_time(), time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):
-                engine.run_job(job, _Nowhere())
+                engine.run_job(job, Nowhere())
             local_cpu, local = time.process_time() - cpu, time.perf_counter() - local
             os.chdir(here)
             sys.path[:] = path

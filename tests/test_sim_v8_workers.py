@@ -22,24 +22,22 @@ import requests
 
 from ot2_notebook.simulator import start
 from ot2_notebook.simulator.workers.pool import Worker
-from ot2_notebook.simulator.workers.pool_v8 import EngineWorker
 
 VERSION = {"Opentrons-Version": "*"}
 BREAK_OPENTRONS = Path(__file__).resolve().parent / "support" / "break_opentrons"
 
 
-@pytest.mark.parametrize("kind", [EngineWorker, Worker])
-def test_a_worker_ended_by_a_second_thread_mid_reap_is_reaped_once(kind: type[Worker]) -> None:
+def test_a_worker_ended_by_a_second_thread_mid_reap_is_reaped_once() -> None:
     """A second ``kill()`` that arrives while the first is closing the pipe (the worst moment:
     the pipe's descriptor is about to be freed for reuse) closes nothing and tells the pool
     nothing; the interleaving is forced by making the first close start the second kill.
-    Robot software 4's workers (``Worker``) are reaped by the same rule as software 8's."""
+    Robot software 4's and 8's workers are the same ``Worker``."""
     context = multiprocessing.get_context("spawn")
     parent_end, child_end = context.Pipe(duplex=True)
     process = context.Process(target=time.sleep, args=(120,), daemon=True)
     process.start()
     child_end.close()
-    worker = kind(process, parent_end)
+    worker = Worker(process, parent_end)
     ended: list[str] = []
     worker.on_end = lambda: ended.append(threading.current_thread().name)
     closes: list[int] = []

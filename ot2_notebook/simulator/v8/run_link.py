@@ -19,7 +19,7 @@ from typing import Any
 
 from ot2_notebook.simulator.workers import messages_v8 as msg
 from ot2_notebook.simulator.workers.pool import Worker, WorkerDied, WorkerPool, WorkerTimeout
-from ot2_notebook.simulator.workers.pool_v8 import EngineWorker, WorkerFailedError
+from ot2_notebook.simulator.workers.pool_v8 import WorkerFailedError
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class RunLink:
             worker = self._worker
         if worker is None:
             return
-        if self._reading and isinstance(worker, EngineWorker):
+        if self._reading:
             worker.stop()  # the reader sees the pipe close and reaps the worker
         else:
             worker.kill_soon()

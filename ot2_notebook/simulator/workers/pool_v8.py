@@ -24,12 +24,6 @@ class WorkerFailedError(WorkerDied):
         self.reason = reason
 
 
-class EngineWorker(Worker):
-    """A worker that runs software-8 jobs (``serve_v8.serve_one``). Its runs are used by
-    several threads (the run's reader, requests sending calls, the request that ends the
-    run), which ``Worker``'s exactly-once reaping and ``stop`` are made for."""
-
-
 class EngineWorkerPool(WorkerPool):
     def __init__(self, *, spares: int = 2, memory_limit_mb: int = 2048) -> None:
         super().__init__(spares=spares, memory_limit_mb=memory_limit_mb)
@@ -46,4 +40,4 @@ class EngineWorkerPool(WorkerPool):
         )
         proc.start()
         child_end.close()
-        return EngineWorker(proc, parent_end)
+        return Worker(proc, parent_end)
