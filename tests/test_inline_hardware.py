@@ -8,11 +8,25 @@ hardware simulator is tested through the simulator in ``test_sim_analysis.py``.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 
 from ot2_notebook.simulator.workers.inline_hardware import run_here
+
+T = TypeVar("T")
+
+
+def _on_a_fresh_thread(body: Callable[[], T]) -> T:
+    """Run ``body`` on a new thread, which has no running event loop, as a worker's protocol
+    thread has none. The test process's main thread may have one: the browser tests' session
+    fixture keeps Playwright's sync API (an event loop on the main thread) alive for the whole
+    run, which made these tests depend on what ran before them."""
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="protocol") as one:
+        return one.submit(body).result(timeout=60)
 
 
 async def _returns(value: int) -> int:
@@ -30,15 +44,42 @@ async def _waits_then_raises() -> None:
 
 
 def test_it_returns_what_the_coroutine_returns_whether_or_not_it_waits() -> None:
-    hardware = asyncio.new_event_loop()
-    try:
-        assert run_here(hardware, _returns(3)) == 3
-        assert run_here(hardware, _waits_then_returns(5)) == 5
-        with pytest.raises(ValueError, match="the hardware said no"):
-            run_here(hardware, _waits_then_raises())
-        assert asyncio._get_running_loop() is None  # nothing left behind
-    finally:
-        hardware.close()
+    def body() -> None:
+        hardware = asyncio.new_event_loop()
+        try:
+            assert run_here(hardware, _returns(3)) == 3
+            assert run_here(hardware, _waits_then_returns(5)) == 5
+            with pytest.raises(ValueError, match="the hardware said no"):
+                run_here(hardware, _waits_then_raises())
+            assert asyncio._get_running_loop() is None  # nothing left behind
+        finally:
+            hardware.close()
+
+    _on_a_fresh_thread(body)
+
+
+def test_a_loop_running_when_it_is_called_is_running_after_it() -> None:
+    """Whatever loop the calling thread was running (here one the test sets, as Playwright's
+    sync API or a protocol's ``asyncio.run`` would) is the running loop again afterwards,
+    after a call that never waits, one that waits and one that raises."""
+
+    def body() -> None:
+        hardware, theirs = asyncio.new_event_loop(), asyncio.new_event_loop()
+        asyncio._set_running_loop(theirs)
+        try:
+            assert run_here(hardware, _returns(3)) == 3
+            assert asyncio._get_running_loop() is theirs
+            assert run_here(hardware, _waits_then_returns(5)) == 5
+            assert asyncio._get_running_loop() is theirs
+            with pytest.raises(ValueError, match="the hardware said no"):
+                run_here(hardware, _waits_then_raises())
+            assert asyncio._get_running_loop() is theirs
+        finally:
+            asyncio._set_running_loop(None)
+            hardware.close()
+            theirs.close()
+
+    _on_a_fresh_thread(body)
 
 
 def test_a_caller_running_its_own_loop_keeps_it() -> None:
@@ -62,8 +103,12 @@ def test_a_caller_running_its_own_loop_keeps_it() -> None:
         await asyncio.sleep(0.01)  # its own timers still work
         return "done"
 
-    try:
+    def body() -> str:
         assert asyncio.run(protocol()) == "done"
-        assert where == [threading.current_thread().name]  # it started here, then waited
+        return threading.current_thread().name
+
+    try:
+        caller = _on_a_fresh_thread(body)
+        assert where == [caller]  # it started on the caller's thread, then waited
     finally:
         hardware.close()
