@@ -27,7 +27,9 @@ from ot2_notebook.simulator.workers.messages import Job, JobResult, ProbeJob, Pr
 
 log = logging.getLogger(__name__)
 
-_PRELOAD = ["ot2_notebook.simulator.workers.preload"]
+#: Imported first by every worker forkserver, before numpy loads (``one_thread.py``).
+PRELOAD_FIRST = "ot2_notebook.simulator.workers.one_thread"
+_PRELOAD = [PRELOAD_FIRST, "ot2_notebook.simulator.workers.preload"]
 
 #: Seconds the refill waits for running jobs to end before forking replacements anyway.
 REFILL_DELAY = 5.0
