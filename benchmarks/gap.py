@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.analysis import simulate_in_process
-from benchmarks.harness import Bench, BenchmarkError, Nowhere, summary_ms, timed
+from benchmarks.harness import Bench, BenchmarkError, summary_ms, timed
 from benchmarks.protocols import standard
 
 NAME = "gap"
@@ -48,7 +48,9 @@ def _engine_in_process(folder: Path, name: str) -> int:
     here, path = os.getcwd(), list(sys.path)
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            result = engine.run_job(messages.Job(messages.ANALYSE, str(folder), name), Nowhere())
+            result = engine.run_job(
+                messages.Job(messages.ANALYSE, str(folder), name), messages.Nowhere()
+            )
     finally:
         os.chdir(here)
         sys.path[:] = path

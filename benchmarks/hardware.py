@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.harness import Bench, BenchmarkError, Nowhere, summary_ms
+from benchmarks.harness import Bench, BenchmarkError, summary_ms
 from benchmarks.protocols import standard
 
 NAME = "hardware"
@@ -78,7 +78,7 @@ def _engine(folder: Path, inline: bool) -> tuple[object, ...]:
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             result = engine.run_job(
-                messages.Job(messages.SIMULATE, str(folder), "protocol.py"), Nowhere()
+                messages.Job(messages.SIMULATE, str(folder), "protocol.py"), messages.Nowhere()
             )
     finally:
         inline_hardware.legacy_core = legacy_core  # type: ignore[assignment]

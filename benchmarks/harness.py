@@ -332,16 +332,3 @@ def section(title: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
     print(f"  ({time.perf_counter() - started:.1f} s)", flush=True)
-
-
-class Nowhere:
-    """A worker channel that reports to no one: an engine job run in the benchmark process."""
-
-    def send(self, obj: object) -> None:
-        pass
-
-    def poll(self, timeout: float | None = 0.0) -> bool:
-        return False
-
-    def recv(self) -> object:
-        raise EOFError

@@ -23,7 +23,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks.harness import Nowhere
 from benchmarks.protocols import standard
 
 
@@ -61,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             here, path = os.getcwd(), list(sys.path)
             cpu, local = time.process_time(), time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()):
-                engine.run_job(job, Nowhere())
+                engine.run_job(job, messages.Nowhere())
             local_cpu, local = time.process_time() - cpu, time.perf_counter() - local
             os.chdir(here)
             sys.path[:] = path

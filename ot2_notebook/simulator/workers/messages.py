@@ -147,3 +147,21 @@ class ProbeResult:
 
 Progress = Step | Waiting | Paused | Resumed
 """What a running job reports before its ``JobResult``."""
+
+
+# -- a channel to no one ------------------------------------------------------------------------
+
+
+class Nowhere:
+    """A worker channel that reports to no one: for a job run where no server listens (a
+    spare's warm-up protocol, an engine job timed in a benchmark). ``poll`` never sees a
+    message and ``recv`` ends at once, as a channel whose server has gone."""
+
+    def send(self, obj: Any) -> None:
+        pass
+
+    def poll(self, timeout: float | None = 0.0) -> bool:
+        return False
+
+    def recv(self) -> Any:
+        raise EOFError

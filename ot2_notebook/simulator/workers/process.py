@@ -16,7 +16,6 @@ import tempfile
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
 
 from ot2_notebook.simulator.workers import messages
 
@@ -55,8 +54,7 @@ def _limit_memory(extra_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-_WARM_UP_PROTOCOL = """metadata = {"apiLevel": "2.13"}
-def run(ctx):
+_WARM_UP_STEPS = """def run(ctx):
     tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
     plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
     pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
@@ -67,17 +65,10 @@ def run(ctx):
 """
 
 
-class _Nowhere:
-    """A channel for the warm-up run, which reports to no one."""
-
-    def send(self, obj: Any) -> None:
-        pass
-
-    def poll(self, timeout: float | None = 0.0) -> bool:
-        return False
-
-    def recv(self) -> Any:
-        raise EOFError
+def warm_up_protocol(header: str) -> str:
+    """The small built-in protocol a spare runs before its job, under ``header`` (the line
+    that sets its API level: each kind of worker warms the code path its jobs take)."""
+    return header + "\n" + _WARM_UP_STEPS
 
 
 def warm_up() -> None:
@@ -95,8 +86,10 @@ def warm_up() -> None:
     sys.stdout = sys.stderr = _CappedOutput()
     try:
         with tempfile.TemporaryDirectory(prefix="ot2-sim-warm-up-") as folder:
-            (Path(folder) / "warm_up.py").write_text(_WARM_UP_PROTOCOL)
-            engine.run_job(messages.Job(messages.ANALYSE, folder, "warm_up.py"), _Nowhere())
+            (Path(folder) / "warm_up.py").write_text(
+                warm_up_protocol('metadata = {"apiLevel": "2.13"}')
+            )
+            engine.run_job(messages.Job(messages.ANALYSE, folder, "warm_up.py"), messages.Nowhere())
     except Exception:  # only a speed-up: a job works the same without it
         pass
     finally:

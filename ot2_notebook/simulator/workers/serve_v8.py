@@ -22,21 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from ot2_notebook.simulator.workers import messages_v8 as msg
-from ot2_notebook.simulator.workers.process import _CappedOutput, _limit_memory
+from ot2_notebook.simulator.workers.messages import Nowhere
+from ot2_notebook.simulator.workers.process import _CappedOutput, _limit_memory, warm_up_protocol
 
 #: The folder (inside the robot's data folder) in which each job gets an empty working folder.
 WORK_DIR_ENV = "OT2_SIM_WORK_DIR"
 
-_WARM_UP_PROTOCOL = """requirements = {"robotType": "OT-2", "apiLevel": "2.20"}
-def run(ctx):
-    tips = ctx.load_labware("opentrons_96_tiprack_300ul", 1)
-    plate = ctx.load_labware("corning_96_wellplate_360ul_flat", 2)
-    pipette = ctx.load_instrument("p300_single_gen2", "right", tip_racks=[tips])
-    pipette.pick_up_tip()
-    pipette.aspirate(10, plate["A1"])
-    pipette.dispense(10, plate["B1"])
-    pipette.drop_tip()
-"""
+_WARM_UP_HEADER = 'requirements = {"robotType": "OT-2", "apiLevel": "2.20"}'
 
 
 log = logging.getLogger(__name__)
@@ -67,11 +59,6 @@ def _log_to_simulator() -> None:
     threading.excepthook = excepthook
 
 
-class _Nowhere:
-    def send(self, obj: Any) -> None:
-        pass
-
-
 def warm_up() -> None:
     """Analyse a small built-in protocol while this spare waits for its job: the first
     analysis in a fresh process is the slow one (definitions read, caches filled)."""
@@ -81,9 +68,9 @@ def warm_up() -> None:
     sys.stdout = sys.stderr = _CappedOutput()
     try:
         with tempfile.TemporaryDirectory(prefix="ot2-sim-warm-up-") as folder:
-            (Path(folder) / "warm_up.py").write_text(_WARM_UP_PROTOCOL)
+            (Path(folder) / "warm_up.py").write_text(warm_up_protocol(_WARM_UP_HEADER))
             job = msg.AnalyseJob(directory=folder, files=("warm_up.py",))
-            asyncio.run(engine_v8.analyse(job, _Nowhere()))
+            asyncio.run(engine_v8.analyse(job, Nowhere()))
     except Exception:  # only a speed-up: a job works the same without it
         pass
     finally:
