@@ -2,6 +2,11 @@
 
 ``create_app`` puts one ``SimulatedRobot`` in ``app.state.robot``; nothing else reads it, so
 a route's parameters say exactly what it touches (``store: Protocols``).
+
+They are ``async`` because they only read an attribute: FastAPI calls a plain ``def``
+dependency in its thread pool, one hand-off to a thread and back per dependency per request
+(an upload had four, with ``check_version``). Measured with an unchanged re-upload, 200
+delete + upload cycles, three A/B pairs: upload p50 3.1-4.3 ms against 5.3-7.2 ms.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from ot2_notebook.simulator.sessions import SessionManager
 from ot2_notebook.simulator.uploads import ProtocolUploads
 
 
-def get_robot(connection: HTTPConnection) -> SimulatedRobot:
+async def get_robot(connection: HTTPConnection) -> SimulatedRobot:
     robot: SimulatedRobot = connection.app.state.robot
     return robot
 
@@ -29,39 +34,39 @@ def get_robot(connection: HTTPConnection) -> SimulatedRobot:
 Robot = Annotated[SimulatedRobot, Depends(get_robot)]
 
 
-def get_protocols(robot: Robot) -> ProtocolStore:
+async def get_protocols(robot: Robot) -> ProtocolStore:
     return robot.protocols
 
 
-def get_uploads(robot: Robot) -> ProtocolUploads:
+async def get_uploads(robot: Robot) -> ProtocolUploads:
     return robot.uploads
 
 
-def get_sessions(robot: Robot) -> SessionManager:
+async def get_sessions(robot: Robot) -> SessionManager:
     return robot.sessions
 
 
-def get_settings(robot: Robot) -> AdvancedSettings:
+async def get_settings(robot: Robot) -> AdvancedSettings:
     return robot.settings
 
 
-def get_hub(robot: Robot) -> NotificationHub:
+async def get_hub(robot: Robot) -> NotificationHub:
     return robot.hub
 
 
-def get_answers(robot: Robot) -> Answers:
+async def get_answers(robot: Robot) -> Answers:
     return robot.answers
 
 
-def get_stops(robot: Robot) -> Stops:
+async def get_stops(robot: Robot) -> Stops:
     return robot.stops
 
 
-def get_hardware(robot: Robot) -> AttachedHardware:
+async def get_hardware(robot: Robot) -> AttachedHardware:
     return robot.config.hardware
 
 
-def get_request_log(robot: Robot) -> RequestLog | None:
+async def get_request_log(robot: Robot) -> RequestLog | None:
     return robot.request_log
 
 

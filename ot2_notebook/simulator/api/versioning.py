@@ -18,7 +18,7 @@ HEADER = "Opentrons-Version"
 MIN_HEADER = "Opentrons-Min-Version"
 
 
-def check_version(
+async def check_version(
     opentrons_version: Annotated[
         int | Literal["*"],
         Header(
@@ -30,7 +30,8 @@ def check_version(
         ),
     ],
 ) -> int:
-    """FastAPI dependency: the version this request is served with."""
+    """FastAPI dependency: the version this request is served with (``async``: no I/O, so
+    FastAPI calls it on the event loop, not in its thread pool)."""
     if opentrons_version == "*":
         return API_VERSION
     if opentrons_version < MIN_API_VERSION:

@@ -26,7 +26,7 @@ _STATE_KEY = "opentrons_api_version"
 _BARE_PREFIXES = ("/protocols", "/runs")
 
 
-def check_version(
+async def check_version(
     request: Request,
     opentrons_version: Annotated[
         Literal["*"] | int,
@@ -39,7 +39,8 @@ def check_version(
         ),
     ],
 ) -> int:
-    """FastAPI dependency: the version this request is served with."""
+    """FastAPI dependency: the version this request is served with (``async``: no I/O, so
+    FastAPI calls it on the event loop, not in its thread pool)."""
     version = API_VERSION if opentrons_version == "*" else min(API_VERSION, int(opentrons_version))
     if version < MIN_API_VERSION:
         raise ApiError(

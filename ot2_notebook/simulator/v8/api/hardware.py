@@ -74,7 +74,7 @@ class Modules(BaseModel):
     meta: MultiBodyMeta
 
 
-def _hardware(request: Request) -> AttachedHardware:
+async def _hardware(request: Request) -> AttachedHardware:
     hardware: AttachedHardware = request.app.state.robot.config.hardware
     return hardware
 
