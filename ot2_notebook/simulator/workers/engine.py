@@ -38,6 +38,8 @@ from ot2_notebook.simulator.workers.messages import Job, JobResult, Pause, Probe
 from ot2_notebook.simulator.workers.step_details import StepDetails
 from ot2_notebook.step_data import StepData
 
+log = logging.getLogger(__name__)
+
 FIXED_TRASH = {
     "label": "opentrons_1_trash_1100ml_fixed",
     "uri": "opentrons/opentrons_1_trash_1100ml_fixed/1",
@@ -325,13 +327,12 @@ def _check_api_level(protocol: Any, maximum: tuple[int, int] | None) -> None:
 
 def _close_hardware(hardware: Any) -> None:
     """Close the job's inline hardware. The job's answer does not depend on it, so a
-    failure is not the protocol's: it goes to the worker's own stderr (the simulator's log;
-    ``sys.stderr`` is the protocol's captured output by now), not into the answer."""
+    failure is not the protocol's: it is logged (to the simulator's log, see
+    ``process.log_to_simulator``), not put into the answer or the protocol's output."""
     try:
         inline_hardware.close(hardware)
     except Exception:
-        print("ot2-sim worker: closing the hardware simulator failed:", file=sys.__stderr__)
-        traceback.print_exc(file=sys.__stderr__)
+        log.exception("closing the hardware simulator failed")
 
 
 def run_job(job: Job, channel: _Channel) -> JobResult:

@@ -9,6 +9,7 @@ leaked threads) can reach the next one.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import resource
 import sys
@@ -52,6 +53,22 @@ def _limit_memory(extra_mb: int) -> None:
         return
     limit = current + extra_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def log_to_simulator() -> None:
+    """The simulator's own loggers (``ot2_notebook.*``) in this worker write to the process's
+    stderr as inherited, i.e. the simulator's log, even after the job's output is captured
+    (``sys.stderr`` replaced): what goes wrong in the simulator itself is not the protocol's
+    output. Called once a worker has its job."""
+    stream = sys.__stderr__
+    if stream is None:
+        return
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(f"ot2-sim: worker {os.getpid()}: %(name)s: %(message)s"))
+    ours = logging.getLogger("ot2_notebook")
+    ours.addHandler(handler)
+    ours.setLevel(logging.WARNING)
+    ours.propagate = False
 
 
 _WARM_UP_STEPS = """def run(ctx):
@@ -115,6 +132,7 @@ def serve_one(conn: Connection, memory_limit_mb: int, warm: bool = False) -> Non
         return
     if not isinstance(job, messages.Job):
         raise TypeError(f"a worker takes a Job or a ProbeJob, not {job!r}")
+    log_to_simulator()
     _limit_memory(memory_limit_mb)
     output = _CappedOutput()
     sys.stdout = sys.stderr = output

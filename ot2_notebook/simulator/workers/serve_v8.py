@@ -23,7 +23,12 @@ from typing import Any
 
 from ot2_notebook.simulator.workers import messages_v8 as msg
 from ot2_notebook.simulator.workers.messages import Nowhere
-from ot2_notebook.simulator.workers.process import _CappedOutput, _limit_memory, warm_up_protocol
+from ot2_notebook.simulator.workers.process import (
+    _CappedOutput,
+    _limit_memory,
+    log_to_simulator,
+    warm_up_protocol,
+)
 
 #: The folder (inside the robot's data folder) in which each job gets an empty working folder.
 WORK_DIR_ENV = "OT2_SIM_WORK_DIR"
@@ -35,18 +40,9 @@ log = logging.getLogger(__name__)
 
 
 def _log_to_simulator() -> None:
-    """The simulator's own loggers (and uncaught exceptions of threads) write to this
-    process's stderr as inherited, i.e. the simulator's log, even after the job's output is
-    captured (``sys.stderr`` replaced)."""
-    stream = sys.__stderr__
-    if stream is None:
-        return
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter(f"ot2-sim: worker {os.getpid()}: %(name)s: %(message)s"))
-    ours = logging.getLogger("ot2_notebook")
-    ours.addHandler(handler)
-    ours.setLevel(logging.WARNING)
-    ours.propagate = False
+    """The simulator's loggers write to its log (``process.log_to_simulator``), and so do
+    uncaught exceptions of threads: a software-8 worker's threads are the engine's own."""
+    log_to_simulator()
 
     def excepthook(args: threading.ExceptHookArgs) -> None:
         name = args.thread.name if args.thread is not None else "?"
