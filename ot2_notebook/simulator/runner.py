@@ -209,8 +209,7 @@ class SessionRunner:
                     return
                 worker = self.pool.acquire()
                 try:
-                    if handle.attach(worker):
-                        self._stream(job, reports, handle, worker)
+                    self._stream(job, reports, handle, worker)
                 finally:
                     worker.kill()
         finally:
@@ -234,6 +233,10 @@ class SessionRunner:
                     hardware=self.hardware,
                 )
             )
+            # only now may controls reach the worker: a pause sent the instant the run
+            # started (kept pending until here) must follow the job, never precede it
+            if not handle.attach(worker):
+                return  # cancelled before the worker had the job
             while not handle.cancelled:
                 message = worker.recv(timeout)
                 timeout = self.stall_timeout
