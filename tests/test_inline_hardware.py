@@ -112,3 +112,74 @@ def test_a_caller_running_its_own_loop_keeps_it() -> None:
         assert where == [caller]  # it started on the caller's thread, then waited
     finally:
         hardware.close()
+
+
+async def _yields_then_returns(value: int, turns: int) -> int:
+    """What the smoothie simulator's ``ensure_yield`` does after every move."""
+    for _ in range(turns):
+        await asyncio.sleep(0)  # a bare yield: "let others run first"
+    return value
+
+
+class _CountingLoop(asyncio.SelectorEventLoop):
+    """A loop that counts its own turns, to see whether a call went through it."""
+
+    turns = 0
+
+    def _run_once(self) -> None:
+        self.turns += 1
+        super()._run_once()  # type: ignore[misc]
+
+
+def test_bare_yields_on_an_idle_loop_do_not_turn_it() -> None:
+    """With nothing else on the hardware's loop, a coroutine that only yields bare is
+    stepped to its end on the calling thread: the loop never turns (a turn would only
+    resume it)."""
+
+    def body() -> None:
+        hardware = _CountingLoop()
+        try:
+            assert run_here(hardware, _yields_then_returns(4, turns=3)) == 4
+            assert hardware.turns == 0
+        finally:
+            hardware.close()
+
+    _on_a_fresh_thread(body)
+
+
+def test_bare_yields_let_the_loop_run_whatever_else_it_has() -> None:
+    """A task on the hardware's loop (a module poller, say) gets its turns while a call
+    yields, in the order the loop gives them, as with opentrons' own hardware thread; so
+    does a callback already scheduled on it."""
+
+    def body() -> None:
+        hardware = _CountingLoop()
+        ran: list[str] = []
+
+        async def poller() -> None:
+            while True:
+                ran.append("poller")
+                await asyncio.sleep(0)
+
+        async def call() -> str:
+            ran.append("call starts")
+            await asyncio.sleep(0)
+            ran.append("call resumes")
+            return "moved"
+
+        try:
+            task = hardware.create_task(poller())
+            assert run_here(hardware, call()) == "moved"
+            assert hardware.turns > 0
+            assert ran.index("poller") < ran.index("call resumes"), ran
+            hardware.call_soon(ran.append, "callback")
+            task.cancel()
+            hardware.run_until_complete(asyncio.gather(task, return_exceptions=True))
+            ran.clear()
+            hardware.call_soon(ran.append, "callback")
+            assert run_here(hardware, call()) == "moved"
+            assert ran == ["call starts", "callback", "call resumes"], ran
+        finally:
+            hardware.close()
+
+    _on_a_fresh_thread(body)

@@ -94,12 +94,17 @@ def run_here(loop: asyncio.AbstractEventLoop, coroutine: Any) -> Any:
     ``get_running_loop``, locks and ``create_task`` work as on the loop), which saves the
     loop's own turns (a ``select`` call each, three per call). The first time one does wait
     (a sleep, a future, a task it started), the rest of it runs on the loop, which then
-    also runs whatever tasks are ready.
+    also runs whatever tasks are ready. A bare yield (``asyncio.sleep(0)``: the smoothie
+    simulator's ``ensure_yield`` after every move, about 40 per small protocol) only asks
+    the loop to run others first; while the loop has no one else (``_loop_is_idle``) the
+    coroutine is stepped on here, since a turn of the loop would only resume it.
     """
     theirs = asyncio._get_running_loop()  # a protocol may run an event loop of its own
     asyncio._set_running_loop(loop)
     try:
         waiting_for = coroutine.send(None)
+        while waiting_for is None and _loop_is_idle(loop):
+            waiting_for = coroutine.send(None)
     except StopIteration as done:
         return done.value
     finally:
@@ -112,6 +117,19 @@ def run_here(loop: asyncio.AbstractEventLoop, coroutine: Any) -> Any:
     # would with opentrons' hardware thread
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hardware-call") as one:
         return one.submit(loop.run_until_complete, rest).result()
+
+
+def _loop_is_idle(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether a turn of ``loop`` would run nothing: no callback ready or timed, no task.
+
+    Reads the ready and timed queues of asyncio's ``BaseEventLoop`` (``_ready``,
+    ``_scheduled``); a loop without them counts as busy, so its coroutines take its turns.
+    """
+    ready = getattr(loop, "_ready", None)
+    scheduled = getattr(loop, "_scheduled", None)
+    if ready is None or scheduled is None:
+        return False
+    return not ready and not scheduled and not asyncio.all_tasks(loop)
 
 
 async def _resume(coroutine: Any, waiting_for: Any) -> Any:
