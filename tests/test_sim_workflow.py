@@ -166,6 +166,32 @@ def test_session_keeps_working_after_its_protocol_is_deleted(api: Api) -> None:
     api.wait_for_state(session_id, "finished")
 
 
+def test_delete_frees_the_id_at_once_and_the_files_follow(start_sim, tmp_path: Path) -> None:
+    """A DELETE takes the protocol's folder away before it answers (the same name uploads
+    again straight away, ten times over, with its support files), and the deleted files
+    are then removed from the disk: the data folder ends up holding only the live
+    protocol's folder."""
+    data_dir = tmp_path / "robot"
+    handle = start_sim(data_dir=data_dir)
+    protocols = data_dir / "protocols"
+    with Api(handle.url) as api:
+        for _ in range(10):
+            assert api.upload(*DILUTION)["data"]["errors"] == []
+            assert (protocols / "serial_dilution" / "dilution_settings.json").is_file()
+            deleted = api.delete("/protocols/serial_dilution")
+            assert deleted.status_code == 200, deleted.text
+            assert deleted.json()["data"]["id"] == "serial_dilution"
+            assert not (protocols / "serial_dilution").exists()
+            assert api.get("/protocols/serial_dilution").status_code == 404
+        api.upload(*DILUTION)
+        wait_until(
+            lambda: [p.name for p in protocols.iterdir()] == ["serial_dilution"],
+            timeout=30,
+            message=lambda: f"left in the store: {sorted(p.name for p in protocols.iterdir())}",
+        )
+        assert sorted(p.name for p in (protocols / "serial_dilution").iterdir()) == sorted(DILUTION)
+
+
 def test_second_session_becomes_the_only_active_one(api: Api) -> None:
     api.upload("moves.py")
     first = api.create_session("moves")

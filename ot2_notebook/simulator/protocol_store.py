@@ -10,10 +10,12 @@ exceed the limit. The steps of an upload are put together by ``uploads.py``.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
 import tempfile
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -110,6 +112,10 @@ class ProtocolStore:
         self.limits = limits
         self._registry = _Registry()
         self._lock = threading.Lock()
+        # deleted folders are renamed at once and removed here, one at a time, in order
+        self._removals = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="ot2-sim-removal"
+        )
 
     # -- reading -------------------------------------------------------------------------
     def list(self) -> list[StoredProtocol]:
@@ -274,16 +280,39 @@ class ProtocolStore:
         return stored
 
     def delete(self, protocol_id: str) -> StoredProtocol:
+        """Forget a protocol and take its folder out of the store now; its files go later.
+
+        The folder is renamed to a hidden name in the store (``.deleted-...``, which no
+        protocol id can take: ids never start with '.'), so the id can be uploaded again at
+        once, and its files are removed on the store's removal thread: a DELETE answers in
+        the same time whatever the size of the bundle, without blocking the event loop.
+        """
         with self._lock:
             stored = self._registry.protocols.pop(protocol_id, None)
         if stored is None:
             raise ResourceNotFound("protocol", protocol_id)
-        shutil.rmtree(stored.directory, ignore_errors=True)
+        self._discard(stored.directory)
         return stored
 
+    def _discard(self, folder: Path) -> None:
+        doomed = self.root / f".deleted-{uuid.uuid4().hex}"
+        try:
+            os.rename(folder, doomed)
+        except FileNotFoundError:
+            return
+        except OSError:  # cannot rename here (should not happen in our own folder)
+            doomed = folder
+        self._removals.submit(shutil.rmtree, doomed, ignore_errors=True)
+
+    def removals_done(self) -> None:
+        """Wait until every folder deleted so far is gone from the disk."""
+        self._removals.submit(lambda: None).result()
+
     def clear(self) -> None:
+        """Forget every protocol and remove every folder, waiting until they are gone."""
         with self._lock:
             ids = list(self._registry.protocols)
             self._registry.protocols.clear()
         for protocol_id in ids:
             shutil.rmtree(self.root / protocol_id, ignore_errors=True)
+        self.removals_done()

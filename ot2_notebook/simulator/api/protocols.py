@@ -113,5 +113,8 @@ def update_protocol(
     response_model=ProtocolDeleteResponse,
     response_model_exclude_unset=True,
 )
-def delete_protocol(protocolId: str, store: Protocols, answers: AnswerViews) -> dict[str, Any]:
+async def delete_protocol(
+    protocolId: str, store: Protocols, answers: AnswerViews
+) -> dict[str, Any]:
+    # async: the store only renames the folder (its files are removed on a thread of its own)
     return {"data": answers.protocol(store.delete(protocolId).to_json()), "links": LIST_LINKS}
