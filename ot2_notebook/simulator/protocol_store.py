@@ -300,8 +300,10 @@ class ProtocolStore:
             os.rename(folder, doomed)
         except FileNotFoundError:
             return
-        except OSError:  # cannot rename here (should not happen in our own folder)
-            doomed = folder
+        except OSError:  # cannot rename (not expected in our own folder): remove it now, so
+            # that a new upload of the same id never meets a removal still under way
+            shutil.rmtree(folder, ignore_errors=True)
+            return
         self._removals.submit(shutil.rmtree, doomed, ignore_errors=True)
 
     def removals_done(self) -> None:
