@@ -8,6 +8,7 @@ leaked threads) can reach the next one.
 
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
@@ -115,10 +116,25 @@ def warm_up() -> None:
         sys.path[:] = path
 
 
+def freeze_what_is_loaded() -> None:
+    """Keep the cycle collector off every object this worker has before its job.
+
+    A worker starts with all of opentrons (from the forkserver) and what its warm-up left
+    (labware definitions, caches): objects the job keeps and never frees. Left to the
+    collector, every collection of the job traverses them again: 4 collections costing
+    about 3 ms of a small protocol's 26-29 ms job, and writes to their pages (copy-on-write
+    faults in a forked process). ``gc.freeze()`` moves them out of the collector's sight;
+    what the job itself allocates is collected as usual. Measured A/B in forked workers
+    after a warm-up, 40 alternations (``benchmarks/README.md``).
+    """
+    gc.freeze()
+
+
 def serve_one(conn: Connection, memory_limit_mb: int, warm: bool = False) -> None:
     """Entry point of a worker process; ``warm``: warm up before waiting for the job."""
     if warm:
         warm_up()
+    freeze_what_is_loaded()
     try:
         job: object = conn.recv()
     except (EOFError, OSError):
