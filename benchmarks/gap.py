@@ -17,7 +17,10 @@ repetition so all see the same load:
 The differences between consecutive layers (medians) are the breakdown written in
 ``benchmarks/README.md``. Layers are spaced by ``PAUSE`` s, as a user's requests are: every
 job of a worker pool is followed by the fork and warm-up of its replacement (``pool.py``),
-CPU that back to back (the ``analysis`` benchmark) lands on whatever runs next.
+CPU that back to back (the ``analysis`` benchmark) lands on whatever runs next. The small
+protocol is measured a second time with no pause ("back to back", as the ``analysis``
+benchmark times it): it tells whether what back to back adds lies in the worker pool or in
+the HTTP request.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def _engine_in_process(folder: Path, name: str) -> int:
     return result.step_count
 
 
-def measure(bench: Bench, size: str, reps: int) -> dict[str, list[float]]:
+def measure(bench: Bench, size: str, reps: int, pause: float = PAUSE) -> dict[str, list[float]]:
     from ot2_notebook.simulator.analysis import Analyzer
     from ot2_notebook.simulator.workers import compat
     from ot2_notebook.simulator.workers.pool import WorkerPool
@@ -111,7 +114,8 @@ def measure(bench: Bench, size: str, reps: int) -> dict[str, list[float]]:
                 for protocol_id in uploaded:  # untimed: the upload layer's clean-up
                     robot.delete_protocol(protocol_id)
                 uploaded.clear()
-                time.sleep(PAUSE)  # a workload pattern (spaced requests), not synchronisation
+                if pause:
+                    time.sleep(pause)  # a workload pattern (spaced requests), not synchronisation
     finally:
         pool.shutdown()
     return times
@@ -138,5 +142,27 @@ def run(bench: Bench) -> None:
             NAME,
             f"{size}: upload / simulate",
             medians["upload"] / medians["simulate"],
+            "x",
+        )
+    back_to_back(bench, options.reps(30, 8, 3))
+
+
+def back_to_back(bench: Bench, reps: int) -> None:
+    """The small protocol's layers with no pause between them."""
+    times = measure(bench, "small", reps, pause=0.0)
+    medians = {layer: statistics.median(times[layer]) * 1000 for layer in LAYERS}
+    for layer in ("simulate", "worker", "upload", "health"):
+        bench.record(
+            NAME,
+            f"small, back to back: {layer} p50",
+            medians[layer],
+            "ms",
+            samples=summary_ms(times[layer]),
+        )
+    for layer in ("worker", "upload"):
+        bench.record(
+            NAME,
+            f"small, back to back: {layer} / simulate",
+            medians[layer] / medians["simulate"],
             "x",
         )

@@ -1,21 +1,29 @@
 """A protocol worker hides what it loaded before its job from the cycle collector
 (``process.freeze_what_is_loaded``), and still collects what the job itself leaves behind.
 
-Through the real batch machinery (its analysis host starts the same ``WorkerPool`` and
-forkserver that ``POST /protocols`` uses); the protocol reports from its own forked worker.
+Robot software 4: through the real batch machinery (its analysis host starts the same
+``WorkerPool`` and forkserver that ``POST /protocols`` uses); the protocol prints its report.
+Software 8: an upload to a real software-8 ot2-sim; the protocol raises its report, which
+the analysis's error carries (a software-8 analysis keeps no output).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
+import requests
+
+from ot2_notebook.simulator import start
 from ot2_notebook.simulator.batch import analyse
+from tests.conftest import wait_until
 
 REPORTS_WHAT_THE_COLLECTOR_SEES = """
 import gc, json, weakref
 import opentrons.protocol_api
-metadata = {"apiLevel": "2.13"}
+%(header)s
 
 class Node:
     pass
@@ -29,26 +37,21 @@ def run(protocol):
     gone = weakref.ref(cycle)
     del cycle
     gc.collect()
-    print("REPORT" + json.dumps({
+    %(report)s("REPORT" + json.dumps({
         "enabled": gc.isenabled(),
         "frozen": gc.get_freeze_count(),
         "loaded_tracked": id(loaded) in tracked,
         "job_tracked": gc.is_tracked(mine) and id(mine) in {id(o) for o in gc.get_objects()},
         "cycle_collected": gone() is None,
-    }))
+    }) + "END")
 """
 
 
-def test_a_worker_freezes_what_it_loaded_and_collects_what_its_job_makes(
-    tmp_path: Path,
-) -> None:
-    folder = tmp_path / "gc"
-    folder.mkdir()
-    (folder / "reports.py").write_text(REPORTS_WHAT_THE_COLLECTOR_SEES)
-    [record] = analyse([str(folder)], jobs=1, progress=False).results
-    assert record.ok, (record.problem, record.errors)
-    [line] = [line for line in record.output.splitlines() if line.startswith("REPORT")]
-    report = json.loads(line.removeprefix("REPORT"))
+def _protocol(header: str, report: str) -> str:
+    return REPORTS_WHAT_THE_COLLECTOR_SEES % {"header": header, "report": report}
+
+
+def _assert_frozen_before_and_collecting_after(report: dict[str, Any]) -> None:
     # opentrons, as imported by the forkserver, is out of the collector's sight...
     assert report["frozen"] > 10_000, report
     assert report["loaded_tracked"] is False, report
@@ -56,3 +59,49 @@ def test_a_worker_freezes_what_it_loaded_and_collects_what_its_job_makes(
     assert report["enabled"] is True, report
     assert report["job_tracked"] is True, report
     assert report["cycle_collected"] is True, report
+
+
+def test_a_worker_freezes_what_it_loaded_and_collects_what_its_job_makes(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "gc"
+    folder.mkdir()
+    (folder / "reports.py").write_text(_protocol('metadata = {"apiLevel": "2.13"}', "print"))
+    [record] = analyse([str(folder)], jobs=1, progress=False).results
+    assert record.ok, (record.problem, record.errors)
+    [line] = [line for line in record.output.splitlines() if line.startswith("REPORT")]
+    _assert_frozen_before_and_collecting_after(
+        json.loads(line.removeprefix("REPORT").removesuffix("END"))
+    )
+
+
+def test_a_software_8_worker_freezes_what_it_loaded_and_collects_what_its_job_makes() -> None:
+    source = _protocol(
+        'requirements = {"robotType": "OT-2", "apiLevel": "2.20"}', "raise ValueError"
+    )
+    headers = {"Opentrons-Version": "*"}
+    with start(port=0, robot_software=8, mqtt_broker="none", spare_workers=1) as handle:
+        reply = requests.post(
+            f"{handle.url}/protocols",
+            files=[("files", ("reports.py", source.encode()))],
+            headers=headers,
+            timeout=120,
+        )
+        assert reply.status_code == 201, reply.text
+        protocol = reply.json()["data"]
+        path = f"/protocols/{protocol['id']}/analyses/{protocol['analysisSummaries'][-1]['id']}"
+        analysis = wait_until(
+            lambda: (
+                (a := requests.get(handle.url + path, headers=headers, timeout=30).json())["data"][
+                    "status"
+                ]
+                == "completed"
+                and a["data"]
+            ),
+            timeout=60,
+            message="the analysis never completed",
+        )
+    [error] = analysis["errors"]
+    found = re.search(r"REPORT(.*)END", error["detail"])
+    assert found and error["errorType"] == "ExceptionInProtocolError", error
+    _assert_frozen_before_and_collecting_after(json.loads(found.group(1)))

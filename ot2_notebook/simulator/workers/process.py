@@ -121,11 +121,11 @@ def freeze_what_is_loaded() -> None:
 
     A worker starts with all of opentrons (from the forkserver) and what its warm-up left
     (labware definitions, caches): objects the job keeps and never frees. Left to the
-    collector, every collection of the job traverses them again: 4 collections costing
-    about 3 ms of a small protocol's 26-29 ms job, and writes to their pages (copy-on-write
-    faults in a forked process). ``gc.freeze()`` moves them out of the collector's sight;
-    what the job itself allocates is collected as usual. Measured A/B in forked workers
-    after a warm-up, 40 alternations (``benchmarks/README.md``).
+    collector, every collection of the job traverses them again: about 2.8 ms of a small
+    protocol's 20 ms job go to 3 collections (software 8: 2.1 of 30 ms). ``gc.freeze()``
+    moves them out of the collector's sight (0.3 and 0.7 ms left); what the job itself
+    allocates is collected as usual. Measured A/B in forked workers after a warm-up:
+    ``python -m benchmarks.worker_gc`` (``benchmarks/README.md``).
     """
     gc.freeze()
 

@@ -26,6 +26,7 @@ from ot2_notebook.simulator.workers.messages import Nowhere
 from ot2_notebook.simulator.workers.process import (
     _CappedOutput,
     _limit_memory,
+    freeze_what_is_loaded,
     log_to_simulator,
     warm_up_protocol,
 )
@@ -89,6 +90,7 @@ def serve_one(conn: Connection, memory_limit_mb: int, warm: bool = False) -> Non
     logging.getLogger("opentrons").setLevel(logging.ERROR)
     if warm:
         warm_up()
+    freeze_what_is_loaded()
     try:
         job: Any = conn.recv()
     except (EOFError, OSError):
