@@ -7,8 +7,8 @@ one child per job, as the forkserver does: the child warms up (``process.warm_up
 ``serve_v8.warm_up``), freezes or not, and analyses the protocol once. The two variants
 alternate pair by pair (the first of each pair alternating too), so both see the same
 machine. Printed, as medians per variant: the job's wall time, the cycle collections during
-it and the time they took (``gc.callbacks``). Every job's result is checked (no error, the
-expected steps), or the run fails.
+it and the time they took (``gc.callbacks``). Every job's result is checked (4.x: no error and as
+many steps as the protocol has commands; software 8: the analysis finished), or the run fails.
 """
 
 from __future__ import annotations
@@ -46,15 +46,17 @@ class _CollectorClock:
             self.seconds += time.perf_counter() - self._started
 
 
-def _job_4x(folder: Path) -> Callable[[], None]:
+def _job_4x(folder: Path, commands: int) -> Callable[[], None]:
     from ot2_notebook.simulator.workers import engine, messages
 
     def job() -> None:
         result = engine.run_job(
             messages.Job(messages.ANALYSE, str(folder), "protocol.py"), messages.Nowhere()
         )
-        if result.errors or result.step_count == 0:
-            raise RuntimeError(f"the job failed: {result.errors}")
+        if result.errors or result.step_count != commands:
+            raise RuntimeError(
+                f"the job failed: {result.errors}, {result.step_count} of {commands} steps"
+            )
 
     return job
 
@@ -62,20 +64,22 @@ def _job_4x(folder: Path) -> Callable[[], None]:
 def _job_v8(folder: Path) -> Callable[[], None]:
     from ot2_notebook.simulator.workers import engine_v8
     from ot2_notebook.simulator.workers import messages_v8 as msg
+    from ot2_notebook.simulator.workers.messages import Nowhere
 
-    class Keep:
+    class Keep(Nowhere):
+        """A channel to no one that keeps what the job sends (its last message is the end)."""
+
         def __init__(self) -> None:
             self.sent: list[object] = []
 
-        def send(self, message: object) -> None:
-            self.sent.append(message)
+        def send(self, obj: Any) -> None:
+            self.sent.append(obj)
 
     def job() -> None:
         channel = Keep()
         asyncio.run(
             engine_v8.analyse(
-                msg.AnalyseJob(directory=str(folder), files=("protocol.py",)),
-                channel,  # type: ignore[arg-type]
+                msg.AnalyseJob(directory=str(folder), files=("protocol.py",)), channel
             )
         )
         if not channel.sent or not isinstance(channel.sent[-1], msg.AnalysisDone):
@@ -132,7 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as in a worker (one_thread.py)
     folder = work / "protocol"
     folder.mkdir()
-    (folder / "protocol.py").write_text(standard(args.size).source)
+    protocol = standard(args.size)
+    (folder / "protocol.py").write_text(protocol.source)
 
     if args.v8:
         import ot2_notebook.simulator.workers.preload_v8
@@ -143,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         import ot2_notebook.simulator.workers.preload  # noqa: F401
         from ot2_notebook.simulator.workers import process
 
-        warm_up, job = process.warm_up, _job_4x(folder)
+        warm_up, job = process.warm_up, _job_4x(folder, protocol.commands)
 
     figures: dict[bool, list[list[float]]] = {False: [], True: []}
     for pair in range(args.pairs):

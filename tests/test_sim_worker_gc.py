@@ -14,11 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from ot2_notebook.simulator import start
 from ot2_notebook.simulator.batch import analyse
-from tests.conftest import wait_until
+from tests.test_sim_v8 import Robot
 
 REPORTS_WHAT_THE_COLLECTOR_SEES = """
 import gc, json, weakref
@@ -79,28 +77,11 @@ def test_a_software_8_worker_freezes_what_it_loaded_and_collects_what_its_job_ma
     source = _protocol(
         'requirements = {"robotType": "OT-2", "apiLevel": "2.20"}', "raise ValueError"
     )
-    headers = {"Opentrons-Version": "*"}
-    with start(port=0, robot_software=8, mqtt_broker="none", spare_workers=1) as handle:
-        reply = requests.post(
-            f"{handle.url}/protocols",
-            files=[("files", ("reports.py", source.encode()))],
-            headers=headers,
-            timeout=120,
-        )
-        assert reply.status_code == 201, reply.text
-        protocol = reply.json()["data"]
-        path = f"/protocols/{protocol['id']}/analyses/{protocol['analysisSummaries'][-1]['id']}"
-        analysis = wait_until(
-            lambda: (
-                (a := requests.get(handle.url + path, headers=headers, timeout=30).json())["data"][
-                    "status"
-                ]
-                == "completed"
-                and a["data"]
-            ),
-            timeout=60,
-            message="the analysis never completed",
-        )
+    with (
+        start(port=0, robot_software=8, mqtt_broker="none", spare_workers=1) as handle,
+        Robot(handle.url) as robot,
+    ):
+        analysis = robot.analysis(robot.upload(source, "reports.py"))
     [error] = analysis["errors"]
     found = re.search(r"REPORT(.*)END", error["detail"])
     assert found and error["errorType"] == "ExceptionInProtocolError", error
