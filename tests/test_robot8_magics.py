@@ -10,20 +10,17 @@ checked over plain HTTP, independently of the client under test.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from IPython.core.error import UsageError
-from IPython.testing import globalipapp
-from IPython.utils.capture import CapturedIO, capture_output
 
 from ot2_notebook.magics import CellAnalysisError, CellRunError
 from ot2_notebook.simulator import SimulatorHandle, start
+from tests.test_magics_workflow import Notebook, Ran, test_shell
 
 PROTOCOLS = Path(__file__).resolve().parent / "protocols"
 HELPERS = (PROTOCOLS / "helpers.py").read_text()
@@ -38,47 +35,6 @@ BAD_HELPERS = HELPERS.replace(
 assert BAD_HELPERS.splitlines()[4].strip().startswith("raise ValueError")
 
 
-@dataclass
-class Ran:
-    result: Any
-    captured: CapturedIO
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.result.success)
-
-    @property
-    def error(self) -> BaseException | None:
-        return self.result.error_in_exec or self.result.error_before_exec
-
-    @property
-    def count(self) -> int:
-        return int(self.result.execution_count)
-
-    @property
-    def shown(self) -> str:
-        texts = [o.data.get("text/plain", "") for o in self.captured.outputs]
-        return "\n".join([*texts, self.captured.stdout, self.captured.stderr])
-
-
-class Notebook:
-    """IPython's test shell with ``ot2_notebook`` loaded, run one cell at a time."""
-
-    def __init__(self) -> None:
-        self.shell = globalipapp.get_ipython()
-
-    def run(self, source: str, cell_id: str | None = None) -> Ran:
-        code = textwrap.dedent(source).strip("\n") + "\n"
-        with capture_output() as captured:
-            result = self.shell.run_cell(code, store_history=True, cell_id=cell_id)
-        return Ran(result, captured)
-
-    def ok(self, source: str, cell_id: str | None = None) -> Ran:
-        ran = self.run(source, cell_id)
-        assert ran.ok, f"cell failed: {ran.error!r}\n{ran.shown}"
-        return ran
-
-
 @pytest.fixture(scope="module", params=[4, 8], ids=["software4", "software8"])
 def sim(request: pytest.FixtureRequest) -> Iterator[SimulatorHandle]:
     software = int(request.param)
@@ -90,7 +46,7 @@ def sim(request: pytest.FixtureRequest) -> Iterator[SimulatorHandle]:
 
 @pytest.fixture
 def notebook(sim: SimulatorHandle) -> Iterator[Notebook]:
-    book = Notebook()
+    book = Notebook(test_shell())
     book.ok("%load_ext ot2_notebook")
     book.ok(f"%ot2_connect {sim.url}")
     yield book
@@ -215,7 +171,7 @@ def test_a_run_error_in_a_helper_cell_points_at_that_cell_and_line(
 
 
 def test_connect_simulate_robot_software_8_starts_a_software_8_robot() -> None:
-    book = Notebook()
+    book = Notebook(test_shell())
     book.ok("%load_ext ot2_notebook")
     try:
         with pytest.raises(UsageError, match="--robot-software applies to --simulate only"):

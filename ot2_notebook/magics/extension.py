@@ -49,6 +49,23 @@ __all__ = ["OT2Magics"]
 #: What a cell that fails its checks changed: nothing.
 _UNCHANGED = "The notebook's bundle and the robot were not changed."
 
+# Options several magics share. magic_arguments keeps each decorator in a list on the magic it
+# decorates, so one instance can decorate several magics.
+_robot_option = argument(
+    "--robot",
+    default=None,
+    metavar="NAME",
+    help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the kernel's "
+    "default robot.",
+)
+
+
+def _support_option(help_text: str) -> argument:
+    """``--support PATH ...``: files from disk sent with the protocol (repeatable, extends)."""
+    return argument(
+        "--support", action="extend", nargs="+", default=[], metavar="PATH", help=help_text
+    )
+
 
 @magics_class
 class OT2Magics(Magics):
@@ -501,14 +518,7 @@ class OT2Magics(Magics):
         help="The protocol's name: uploaded as NAME.py (NAME.json for a JSON protocol), its id "
         "on the robot.",
     )
-    @argument(
-        "--support",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="PATH",
-        help="Files from disk to send with this protocol (Python, CSV, JSON, labware).",
-    )
+    @_support_option("Files from disk to send with this protocol (Python, CSV, JSON, labware).")
     @argument(
         "--part",
         action="store_true",
@@ -538,13 +548,7 @@ class OT2Magics(Magics):
         action="store_true",
         help="With --run: wait until the run ends; the cell fails unless it finished.",
     )
-    @argument(
-        "--robot",
-        default=None,
-        metavar="NAME",
-        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
-        "kernel's default robot.",
-    )
+    @_robot_option
     @cell_magic
     def ot2_protocol(self, line: str, cell: str) -> None:
         """The cell body is protocol NAME (uploaded as NAME.py, with the notebook's support
@@ -601,21 +605,10 @@ class OT2Magics(Magics):
         help="A protocol of this notebook (%%%%ot2_protocol NAME ...), or the path of a "
         "protocol file: Python (.py) or Protocol Designer JSON (.json).",
     )
-    @argument(
-        "--support",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="PATH",
-        help="With a protocol file: files from disk to send with it (helpers, data, labware).",
+    @_support_option(
+        "With a protocol file: files from disk to send with it (helpers, data, labware)."
     )
-    @argument(
-        "--robot",
-        default=None,
-        metavar="NAME",
-        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
-        "kernel's default robot.",
-    )
+    @_robot_option
     @line_magic
     def ot2_upload(self, line: str = "") -> None:
         """Check and upload a protocol, replacing the one of that name on the robot; shows the
@@ -646,21 +639,8 @@ class OT2Magics(Magics):
         action="store_true",
         help="Wait until the run ends; the cell fails unless it finished.",
     )
-    @argument(
-        "--support",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="PATH",
-        help="With a protocol file: files from disk to send with it.",
-    )
-    @argument(
-        "--robot",
-        default=None,
-        metavar="NAME",
-        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
-        "kernel's default robot.",
-    )
+    @_support_option("With a protocol file: files from disk to send with it.")
+    @_robot_option
     @line_magic
     def ot2_run(self, line: str = "") -> None:
         """Run protocol NAME: upload it first if this notebook changed it since its last
@@ -694,13 +674,7 @@ class OT2Magics(Magics):
         help="Every connected robot, live, in one fleet panel (reachable or not, software, "
         "protocol, session state and progress).",
     )
-    @argument(
-        "--robot",
-        default=None,
-        metavar="NAME",
-        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
-        "kernel's default robot.",
-    )
+    @_robot_option
     @line_magic
     def ot2_status(self, line: str = "") -> None:
         """Show the robot panel (health, protocols, sessions) and this notebook's bundle; with
@@ -727,13 +701,7 @@ class OT2Magics(Magics):
         action="store_true",
         help="Delete every session and protocol on the robot, not only this notebook's.",
     )
-    @argument(
-        "--robot",
-        default=None,
-        metavar="NAME",
-        help="The robot connected as NAME (%%ot2_connect URL --name NAME); default: the "
-        "kernel's default robot.",
-    )
+    @_robot_option
     @line_magic
     def ot2_cleanup(self, line: str = "") -> None:
         """Delete the sessions and protocols this notebook created on the robot (also those
