@@ -110,8 +110,9 @@ def test_a_broker_drop_is_followed_by_a_resync(broker: Broker) -> None:
             watcher.wait_for("running", 10)
 
             broker.stop()
+            # the subscriber notices first, then tells the watcher (its status callback)
             wait_until(lambda: not subscriber.connected, timeout=10, message="drop unnoticed")
-            assert watcher.mode == "polling"
+            wait_until(lambda: watcher.mode == "polling", timeout=10, message="no fallback")
             session.pause()
             session.wait_for("paused", timeout=30)
             assert watcher.state == "running"  # nothing told it, and it polls every 30 s
