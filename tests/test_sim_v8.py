@@ -201,10 +201,17 @@ def test_exiting_the_interpreter_fails_the_analysis_not_the_robot(robot: Robot) 
     assert robot.get("/runs").json()["links"] == {}
 
 
-def test_a_protocol_crashing_its_run_fails_the_run(robot: Robot) -> None:
+@pytest.mark.parametrize(
+    "first_lines",
+    ["    ctx.comment('start')\n", ""],
+    ids=["after-a-command", "at-its-first-line"],
+)
+def test_a_protocol_crashing_its_run_fails_the_run(robot: Robot, first_lines: str) -> None:
+    # At its first line the protocol ends its process right after the engine starts the
+    # run: the play was accepted all the same (201), and the run then fails.
     text = (
         'import os\nrequirements = {"robotType": "OT-2", "apiLevel": "2.20"}\n'
-        "def run(ctx):\n    ctx.comment('start')\n    if not ctx.is_simulating():\n"
+        f"def run(ctx):\n{first_lines}    if not ctx.is_simulating():\n"
         "        os._exit(5)\n"
     )
     protocol = robot.upload(text, "crashes.py")

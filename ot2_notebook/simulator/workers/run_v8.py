@@ -180,6 +180,10 @@ class RunService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._done = asyncio.Event()
         self._handed_over = False
+        # A first play is answered the moment the run's status moves (see _answer_on_start)
+        self._start_answer: tuple[int, str] | None = None  # (call id, status before)
+        self._answered: set[int] = set()
+        self._answer_lock = threading.Lock()
 
     # -- life --------------------------------------------------------------------------------
     async def serve(self) -> None:
@@ -250,7 +254,7 @@ class RunService:
             error_recovery_policy=error_recovery_policy.never_recover,
             load_fixed_trash=should_load_fixed_trash(source.config) if source else False,
             deck_configuration=OT2_DECK_CONFIGURATION,
-            notify_publishers=self.watcher.notify,
+            notify_publishers=self._engine_changed,
         )
         self.watcher.engine = self.engine
         self.orchestrator = RunOrchestrator.build_orchestrator(
@@ -301,6 +305,29 @@ class RunService:
         except Exception:
             return []
 
+    def _engine_changed(self) -> None:
+        """``notify_publishers``: the engine's state just changed (called synchronously from
+        the dispatch that changed it)."""
+        self.watcher.notify()
+        self._answer_on_start()
+
+    def _answer_on_start(self) -> None:
+        """Answer a pending first ``play`` once the run's status has moved.
+
+        The engine's play is dispatched before the protocol's first line runs (opentrons'
+        runners call ``play()`` and only then start the protocol's task), and this hook runs
+        inside that dispatch: the answer is in the pipe before the protocol can do anything.
+        Answered later, a protocol that ends its own process at once (``os._exit``) could
+        take the answer with it, and a play the engine accepted would read as refused.
+        """
+        with self._answer_lock:
+            pending = self._start_answer
+            if pending is None or self._status() == pending[1]:
+                return
+            self._start_answer = None
+            self._answered.add(pending[0])
+        self.sender.send(msg.Reply(pending[0], value=None))
+
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
@@ -308,10 +335,22 @@ class RunService:
 
     # -- calls -------------------------------------------------------------------------------
     async def _handle(self, call: msg.Call) -> None:
+        reply = await self._answer(call)
+        with self._answer_lock:
+            if self._start_answer is not None and self._start_answer[0] == call.call_id:
+                self._start_answer = None  # the status never moved: answered here
+            answered_early = call.call_id in self._answered
+            self._answered.discard(call.call_id)
+        if not answered_early:
+            self.sender.send(reply)
+        if reply.error is None and self._handed_over:
+            self._done.set()
+
+    async def _answer(self, call: msg.Call) -> msg.Reply:
         try:
             value: Any = None
             if call.method == msg.ACTION:
-                await self._action(str(call.params["actionType"]))
+                await self._action(str(call.params["actionType"]), call.call_id)
             elif call.method == msg.ADD_COMMAND:
                 value = await self._add_command(**call.params)
             elif call.method == msg.CLEAR:
@@ -319,20 +358,14 @@ class RunService:
             else:
                 raise CallError("unknown-call", f"unknown call {call.method!r}")
         except CallError as error:
-            self.sender.send(msg.Reply(call.call_id, error=error.as_dict()))
-            return
+            return msg.Reply(call.call_id, error=error.as_dict())
         except Exception as error:  # a bug of the simulator, reported to the server
             log.exception("call %s failed", call.method)
-            self.sender.send(
-                msg.Reply(
-                    call.call_id,
-                    error={"kind": "unexpected", "message": f"{type(error).__name__}: {error}"},
-                )
+            return msg.Reply(
+                call.call_id,
+                error={"kind": "unexpected", "message": f"{type(error).__name__}: {error}"},
             )
-            return
-        self.sender.send(msg.Reply(call.call_id, value=value))
-        if self._handed_over:
-            self._done.set()
+        return msg.Reply(call.call_id, value=value)
 
     def _status(self) -> str:
         return str(wire.dump(self.orchestrator.get_run_status()))
@@ -345,7 +378,7 @@ class RunService:
                 return
             await asyncio.sleep(0.002)
 
-    async def _action(self, action: str) -> None:
+    async def _action(self, action: str, call_id: int) -> None:
         from opentrons.protocol_engine.errors import ProtocolEngineError
 
         orchestrator = self.orchestrator
@@ -355,6 +388,8 @@ class RunService:
                 if orchestrator.run_has_started():
                     orchestrator.play(deck_configuration=OT2_DECK_CONFIGURATION)
                 else:
+                    with self._answer_lock:
+                        self._start_answer = (call_id, before)
                     self._run_task = asyncio.ensure_future(self._run_protocol())
                     await self._settle(before, self._run_task)
             elif action == "pause":
