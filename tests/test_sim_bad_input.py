@@ -332,6 +332,12 @@ def test_oversized_chunked_upload_is_413(start_sim) -> None:
         timeout=30,
     )
     assert reply.status_code == 413
+    assert errors_of(reply)[0]["title"] == "Payload Too Large"
+    assert "--max-upload-mb" in errors_of(reply)[0]["detail"]
+    assert reply.headers["opentrons-version"]
+    with Api(handle.url) as api:
+        assert api.get("/protocols").json()["data"] == []
+        assert api.upload("moves.py")["data"]["errors"] == []
 
 
 def test_too_many_files_is_422(api: Api) -> None:

@@ -380,3 +380,30 @@ def test_an_upload_over_the_bound_is_refused_with_413(start_sim: Any) -> None:
         assert error["errorCode"] == "4000" and "--max-upload-mb" in error["detail"]
         assert reply.headers["opentrons-version"] == "4"
         assert robot.get("/health").status_code == 200
+
+
+def test_a_chunked_upload_growing_over_the_bound_is_refused_with_413(start_sim: Any) -> None:
+    """No Content-Length to refuse at once: the body is counted while it is read."""
+    handle = start_sim(robot_software=8, max_upload_mb=1, mqtt_broker="none")
+
+    def chunks() -> Iterator[bytes]:
+        yield b"--xyz\r\n"
+        yield b'Content-Disposition: form-data; name="files"; filename="big.py"\r\n\r\n'
+        for _ in range(40):
+            yield b"#" * 65536
+        yield b"\r\n--xyz--\r\n"
+
+    reply = requests.post(
+        handle.url + "/protocols",
+        data=chunks(),
+        headers={**VERSION, "Content-Type": "multipart/form-data; boundary=xyz"},
+        timeout=30,
+    )
+    assert reply.status_code == 413
+    (error,) = reply.json()["errors"]
+    assert error["id"] == "PayloadTooLarge" and error["errorCode"] == "4000"
+    assert "--max-upload-mb" in error["detail"]
+    assert reply.headers["opentrons-version"] == "4"
+    with Robot(handle.url) as robot:
+        assert robot.get("/protocols").json()["data"] == []
+        assert robot.upload(MOVES, "moves.py")["files"][0]["name"] == "moves.py"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,9 +23,11 @@ from ot2_notebook.simulator.api import (
     settings,
     simulator,
 )
+from ot2_notebook.simulator.api.body_limit import BodySizeLimit
 from ot2_notebook.simulator.api.local_only import HostPolicy, LocalOnly
-from ot2_notebook.simulator.api.middleware import BodySizeLimit, RobotLikeRequests, VersionHeaders
+from ot2_notebook.simulator.api.middleware import RobotLikeRequests, VersionHeaders
 from ot2_notebook.simulator.config import SimulatorConfig
+from ot2_notebook.simulator.errors import PayloadTooLarge, envelope
 from ot2_notebook.simulator.robot import SimulatedRobot
 
 log = logging.getLogger("ot2_notebook.simulator")
@@ -77,7 +80,11 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
     # the last added runs first: version headers on every answer, then the Host and Origin
     # check before anything is read, then the bound on the body's size (then, robot-like,
     # the request log and the gate)
-    app.add_middleware(BodySizeLimit, max_bytes=config.limits.max_request_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=config.limits.max_request_bytes,
+        error_body=lambda message: json.dumps(envelope(PayloadTooLarge(message))).encode(),
+    )
     app.add_middleware(LocalOnly, policy=HostPolicy.build(config.host, config.allow_hosts))
     app.add_middleware(VersionHeaders)
     return app
