@@ -109,10 +109,11 @@ lint: $(VENV)/.installed-test
 	if [ -n "$$failed" ]; then echo "lint: failed:$$failed" >&2; exit 1; fi
 
 # The tests run in PYTEST_WORKERS processes (pytest-xdist), each test file whole in one of
-# them (--dist loadfile: a notebook's cells, a module's simulator). Most of the suite's wall
-# clock is waiting (paced runs, timeouts, kernels, browsers), so 2 workers halve it on a
-# 2-core machine (19.6 -> 10.6 min, 2026-12-04). PYTEST_WORKERS=0: one process, as before.
-PYTEST_WORKERS ?= 2
+# them (--dist loadfile: a notebook's cells, a module's simulator). Much of the suite's wall
+# clock is waiting (paced runs, timeouts, kernels, browsers): on a 2-core machine 2 workers
+# halve it (19.6 -> 10.6 min, 2026-12-04) and a third takes a little more off (9.7 min).
+# PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 3
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 # lint, then pytest (pytest runs even when lint fails; the target fails if either did)
