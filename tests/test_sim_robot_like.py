@@ -218,3 +218,30 @@ def test_a_delete_of_a_finished_session_answers_at_once(api: Api) -> None:
     assert time.monotonic() - began < STOP_DELAY
     entry = [e for e in request_log(api)["requests"] if e.get("sessionId") == session_id][-1]
     assert entry["sessionState"] == "loaded" and "blockedFor" not in entry
+
+
+def test_uploads_over_the_size_bound_are_logged_with_their_413(start_sim: Any) -> None:
+    """A body refused for its size is a request the robot answered: the log has it."""
+    handle = start_sim(robot_like=True, max_upload_mb=1)
+    big = b"# " + b"x" * (2 * 1024 * 1024)
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it is read
+        yield b"--xyz\r\n"
+        yield b'Content-Disposition: form-data; name="protocolFile"; filename="big.py"\r\n\r\n'
+        for _ in range(40):
+            yield b"#" * 65536
+        yield b"\r\n--xyz--\r\n"
+
+    with Api(handle.url) as api:
+        declared = api.post("/protocols", files=[("protocolFile", ("big.py", big))])
+        chunked = api.post(
+            "/protocols",
+            data=chunks(),
+            headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+        )
+        assert (declared.status_code, chunked.status_code) == (413, 413)
+        for reply in (declared, chunked):
+            assert reply.json()["errors"][0]["id"] == "PayloadTooLarge"
+        posts = [e for e in request_log(api)["requests"] if e["method"] == "POST"]
+        assert [(e["path"], e["status"]) for e in posts] == [("/protocols", 413)] * 2
+        assert api.get("/protocols").json()["data"] == []

@@ -76,15 +76,16 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
         app.include_router(module.router)
     if robot.request_log is not None:
         app.include_router(simulator.router)
-        app.add_middleware(RobotLikeRequests, log=robot.request_log, gate=robot.gate)
     # the last added runs first: version headers on every answer, then the Host and Origin
-    # check before anything is read, then the bound on the body's size (then, robot-like,
-    # the request log and the gate)
+    # check before anything is read, then (robot-like) the request log and the gate, so that
+    # a refusal of the body's size is logged with its 413, then the bound on the body's size
     app.add_middleware(
         BodySizeLimit,
         max_bytes=config.limits.max_request_bytes,
         error_body=lambda message: json.dumps(envelope(PayloadTooLarge(message))).encode(),
     )
+    if robot.request_log is not None:
+        app.add_middleware(RobotLikeRequests, log=robot.request_log, gate=robot.gate)
     app.add_middleware(LocalOnly, policy=HostPolicy.build(config.host, config.allow_hosts))
     app.add_middleware(VersionHeaders)
     return app
