@@ -111,7 +111,7 @@ lint: $(VENV)/.installed-test
 # The tests run in PYTEST_WORKERS processes (pytest-xdist), each test file whole in one of
 # them (--dist loadfile: a notebook's cells, a module's simulator). Much of the suite's wall
 # clock is waiting (paced runs, timeouts, kernels, browsers): on a 2-core machine 2 workers
-# halve it (19.6 -> 10.6 min, 2026-12-04) and a third takes a little more off (9.7 min).
+# halve it (1,175 -> 637 s, 2026-12-04) and a third takes a little more off (583 s).
 # PYTEST_WORKERS=0: one process.
 PYTEST_WORKERS ?= 3
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile

@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ot2_notebook.simulator.workers import compat, engine, messages, pool
 
     compat.apply_all()
-    pool._PRELOAD = [pool.PRELOAD_FIRST, "benchmarks._worker_cpu_preload"]
+    pool._PRELOAD = [pool.PRELOAD_FIRST, "benchmarks._worker_cpu_preload", pool.PRELOAD_LAST]
     if args.immediate_refill:
         pool.REFILL_DELAY = 0.0
     workers = pool.WorkerPool(spares=2, warm_spares=not args.cold)

@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.worker_gc [--pairs 40] [--size small|500|3500] [--v8]`` (from the
 repository root, in the simulator's environment). This process imports what a worker
-forkserver preloads (``workers/preload.py``, or ``preload_v8.py`` with ``--v8``), then forks
-one child per job, as the forkserver does: the child warms up (``process.warm_up``, or
+forkserver preloads (``workers/preload.py``, or ``preload_v8.py`` with ``--v8``, then
+``preloaded.py``, which freezes it all), then forks one child per job, as the forkserver
+does: the child warms up (``process.warm_up``, or
 ``serve_v8.warm_up``), freezes or not, and analyses the protocol once. The two variants
 alternate pair by pair (the first of each pair alternating too), so both see the same
 machine. Printed, as medians per variant: the job's wall time, the cycle collections during
@@ -145,10 +146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         warm_up, job = serve_v8.warm_up, _job_v8(folder)
     else:
-        import ot2_notebook.simulator.workers.preload  # noqa: F401
+        import ot2_notebook.simulator.workers.preload
         from ot2_notebook.simulator.workers import process
 
         warm_up, job = process.warm_up, _job_4x(folder, protocol.commands)
+
+    import ot2_notebook.simulator.workers.preloaded  # noqa: F401  (last, as the forkservers)
 
     figures: dict[bool, list[list[float]]] = {False: [], True: []}
     for pair in range(args.pairs):

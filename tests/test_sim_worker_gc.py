@@ -1,5 +1,6 @@
 """A protocol worker hides what it loaded before its job from the cycle collector
-(``process.freeze_what_is_loaded``), and still collects what the job itself leaves behind.
+(``process.freeze_what_is_loaded``), and still collects what the job itself leaves behind; the
+forkservers freeze what they preloaded before they fork (``workers/preloaded.py``).
 
 Robot software 4: through the real batch machinery (its analysis host starts the same
 ``WorkerPool`` and forkserver that ``POST /protocols`` uses); the protocol prints its report.
@@ -11,11 +12,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from ot2_notebook.simulator import start
 from ot2_notebook.simulator.batch import analyse
+from tests.conftest import sim_command
 from tests.test_sim_v8 import Robot
 
 REPORTS_WHAT_THE_COLLECTOR_SEES = """
@@ -86,3 +91,33 @@ def test_a_software_8_worker_freezes_what_it_loaded_and_collects_what_its_job_ma
     found = re.search(r"REPORT(.*)END", error["detail"])
     assert found and error["errorType"] == "ExceptionInProtocolError", error
     _assert_frozen_before_and_collecting_after(json.loads(found.group(1)))
+
+
+FORKSERVER_CHILD_REPORTS_ITS_FREEZE = """
+import gc, json, multiprocessing
+from ot2_notebook.simulator.workers import %s as chosen
+
+context = multiprocessing.get_context("forkserver")
+context.set_forkserver_preload(chosen._PRELOAD)
+with context.Pool(1) as children:  # forked by a forkserver with the workers' preload
+    frozen = children.apply(gc.get_freeze_count)
+print(json.dumps({"frozen": frozen, "preload": chosen._PRELOAD}))
+"""
+
+
+@pytest.mark.parametrize("pool_module", ["pool", "pool_v8"])
+def test_a_forkserver_freezes_what_it_preloaded_before_it_forks(pool_module: str) -> None:
+    """A child starts with opentrons out of the collector's sight, before any freeze of its
+    own: a collection in it never examines (and so never copies) the forkserver's heap."""
+    python = sim_command()[0]
+    done = subprocess.run(
+        [python, "-c", FORKSERVER_CHILD_REPORTS_ITS_FREEZE % pool_module],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["preload"][-1] == "ot2_notebook.simulator.workers.preloaded", report
+    assert report["frozen"] > 50_000, report  # all of opentrons: about 160,000 objects

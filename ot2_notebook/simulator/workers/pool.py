@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 #: Imported first by every worker forkserver, before numpy loads (``one_thread.py``).
 PRELOAD_FIRST = "ot2_notebook.simulator.workers.one_thread"
-_PRELOAD = [PRELOAD_FIRST, "ot2_notebook.simulator.workers.preload"]
+#: Imported last: freezes what the forkserver loaded before it forks (``preloaded.py``).
+PRELOAD_LAST = "ot2_notebook.simulator.workers.preloaded"
+_PRELOAD = [PRELOAD_FIRST, "ot2_notebook.simulator.workers.preload", PRELOAD_LAST]
 
 #: Seconds the refill waits for running jobs to end before forking replacements anyway.
 REFILL_DELAY = 5.0

@@ -10,9 +10,15 @@ that ends the run).
 from __future__ import annotations
 
 from ot2_notebook.simulator.workers import serve_v8
-from ot2_notebook.simulator.workers.pool import PRELOAD_FIRST, Worker, WorkerDied, WorkerPool
+from ot2_notebook.simulator.workers.pool import (
+    PRELOAD_FIRST,
+    PRELOAD_LAST,
+    Worker,
+    WorkerDied,
+    WorkerPool,
+)
 
-_PRELOAD = [PRELOAD_FIRST, "ot2_notebook.simulator.workers.preload_v8"]
+_PRELOAD = [PRELOAD_FIRST, "ot2_notebook.simulator.workers.preload_v8", PRELOAD_LAST]
 
 
 class WorkerFailedError(WorkerDied):
