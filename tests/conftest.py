@@ -137,6 +137,20 @@ def sim_command() -> list[str]:
     return list(find_simulator().command)
 
 
+#: The Content-Type of :func:`chunked_upload`'s body.
+CHUNKED_UPLOAD_TYPE = {"Content-Type": "multipart/form-data; boundary=xyz"}
+
+
+def chunked_upload(field: str, megabytes: float = 2.5) -> Iterator[bytes]:
+    """A multipart body of one file ``big.py`` in ``field``, in 64 KiB chunks: sent from a
+    generator, it goes without a Content-Length, so a server can only count it as it reads."""
+    yield b"--xyz\r\n"
+    yield f'Content-Disposition: form-data; name="{field}"; filename="big.py"\r\n\r\n'.encode()
+    for _ in range(int(megabytes * 16)):
+        yield b"#" * 65536
+    yield b"\r\n--xyz--\r\n"
+
+
 def _file(item: str | Path) -> tuple[str, bytes]:
     path = Path(item)
     if not path.is_absolute():

@@ -10,7 +10,7 @@ import requests
 import websocket
 
 from ot2_notebook import session_states as states
-from tests.conftest import EXAMPLES, VERSION, Api
+from tests.conftest import CHUNKED_UPLOAD_TYPE, EXAMPLES, VERSION, Api, chunked_upload
 
 pytestmark = pytest.mark.usefixtures("clean_robot")
 
@@ -317,18 +317,10 @@ def test_oversized_file_is_413_and_nothing_is_stored(start_sim) -> None:
 def test_oversized_chunked_upload_is_413(start_sim) -> None:
     handle = start_sim(max_upload_mb=1)
 
-    def chunks():
-        boundary = b"--xyz\r\n"
-        yield boundary
-        yield b'Content-Disposition: form-data; name="protocolFile"; filename="big.py"\r\n\r\n'
-        for _ in range(40):
-            yield b"#" * 65536
-        yield b"\r\n--xyz--\r\n"
-
     reply = requests.post(
         handle.url + "/protocols",
-        data=chunks(),
-        headers={**VERSION, "Content-Type": "multipart/form-data; boundary=xyz"},
+        data=chunked_upload("protocolFile"),
+        headers={**VERSION, **CHUNKED_UPLOAD_TYPE},
         timeout=30,
     )
     assert reply.status_code == 413

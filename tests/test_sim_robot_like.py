@@ -20,7 +20,7 @@ import pytest
 
 from ot2_notebook.client import NotificationSubscriber, RobotClient
 from ot2_notebook.simulator import SimulatorHandle, start
-from tests.conftest import Api, wait_until
+from tests.conftest import CHUNKED_UPLOAD_TYPE, Api, chunked_upload, wait_until
 
 STOP_DELAY = 3.0
 
@@ -225,19 +225,10 @@ def test_uploads_over_the_size_bound_are_logged_with_their_413(start_sim: Any) -
     handle = start_sim(robot_like=True, max_upload_mb=1)
     big = b"# " + b"x" * (2 * 1024 * 1024)
 
-    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it is read
-        yield b"--xyz\r\n"
-        yield b'Content-Disposition: form-data; name="protocolFile"; filename="big.py"\r\n\r\n'
-        for _ in range(40):
-            yield b"#" * 65536
-        yield b"\r\n--xyz--\r\n"
-
     with Api(handle.url) as api:
         declared = api.post("/protocols", files=[("protocolFile", ("big.py", big))])
         chunked = api.post(
-            "/protocols",
-            data=chunks(),
-            headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+            "/protocols", data=chunked_upload("protocolFile"), headers=CHUNKED_UPLOAD_TYPE
         )
         assert (declared.status_code, chunked.status_code) == (413, 413)
         for reply in (declared, chunked):

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from ot2_notebook.simulator import SimulatorHandle, start
-from tests.conftest import wait_until
+from tests.conftest import CHUNKED_UPLOAD_TYPE, chunked_upload, wait_until
 
 VERSION = {"Opentrons-Version": "*"}
 
@@ -386,17 +386,10 @@ def test_a_chunked_upload_growing_over_the_bound_is_refused_with_413(start_sim: 
     """No Content-Length to refuse at once: the body is counted while it is read."""
     handle = start_sim(robot_software=8, max_upload_mb=1, mqtt_broker="none")
 
-    def chunks() -> Iterator[bytes]:
-        yield b"--xyz\r\n"
-        yield b'Content-Disposition: form-data; name="files"; filename="big.py"\r\n\r\n'
-        for _ in range(40):
-            yield b"#" * 65536
-        yield b"\r\n--xyz--\r\n"
-
     reply = requests.post(
         handle.url + "/protocols",
-        data=chunks(),
-        headers={**VERSION, "Content-Type": "multipart/form-data; boundary=xyz"},
+        data=chunked_upload("files"),
+        headers={**VERSION, **CHUNKED_UPLOAD_TYPE},
         timeout=30,
     )
     assert reply.status_code == 413
