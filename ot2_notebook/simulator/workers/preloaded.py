@@ -12,7 +12,8 @@ freeze (2026-12-04, ``benchmarks/README.md``), and back to back that CPU compete
 next request. Frozen objects are never collected, which is what they are for: modules and
 the definitions loaded with them live as long as the worker. A worker freezes again once
 its warm-up is done (``process.freeze_what_is_loaded``); what a job makes is collected.
-Python's documentation of ``gc.freeze`` recommends exactly this before forking.
+Python's documentation of ``gc.freeze`` describes this use (freeze right before ``fork()``;
+it also suggests disabling the collector while the parent loads, not done here).
 """
 
 from __future__ import annotations
