@@ -208,7 +208,15 @@ def robot(robot_url: str, clean_robot: None) -> Iterator[RobotClient]:
 
 @pytest.fixture
 def clean_robot(sim: SimulatorHandle) -> Iterator[None]:
-    """Leave the shared simulator empty after the test."""
+    """The shared simulator empty when the test starts, and left empty after it.
+
+    Emptied before as well: the tests that take the ``api`` fixture alone leave their
+    protocols and sessions on the shared simulator (their ids are their own), and which test
+    file an xdist worker ran before this one changes from run to run (``--dist loadfile``);
+    a test that counts what is on the robot must not count theirs (seen in CI: two sessions
+    where the test made one)."""
+    with Api(sim.url) as session:
+        session.clean()
     yield
     with Api(sim.url) as session:
         session.clean()

@@ -119,6 +119,103 @@ def test_a_web_server_that_is_not_a_robot(web_server: str) -> None:
             robot.protocol("x")  # an HTML 404 is not the robot's "no such protocol"
 
 
+class _KeepAliveServer(http.server.ThreadingHTTPServer):
+    """Records each request it reads, as (connection number, method, path)."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.seen: list[tuple[int, str, str]] = []
+        self.connections = 0
+        self.release = threading.Event()  # set at teardown: a held request ends
+
+
+class _DropsTheSecondRequest(http.server.BaseHTTPRequestHandler):
+    """Answers the first request on a connection and drops the connection under the second,
+    unanswered: what a server's close of an idle keep-alive connection does to a request
+    that crosses it (a race that cannot be provoked on purpose against a real server)."""
+
+    protocol_version = "HTTP/1.1"
+    server: _KeepAliveServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.connections += 1
+        self.connection_number = self.server.connections
+        self.answered = 0
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.server.seen.append((self.connection_number, self.command, self.path))
+        if self.path == "/hold":
+            self.server.release.wait(30)
+        if self.answered:
+            self.close_connection = True
+            return
+        self.answered += 1
+        payload = b'{"data": "ok"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_DELETE = _answer
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def dropping_server() -> Iterator[_KeepAliveServer]:
+    server = _KeepAliveServer(_DropsTheSecondRequest)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _url(server: _KeepAliveServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_a_read_whose_pooled_connection_dropped_is_sent_again_on_a_new_one(
+    dropping_server: _KeepAliveServer,
+) -> None:
+    with RobotClient(_url(dropping_server)) as robot:
+        assert robot.transport.request("GET", "/first") == {"data": "ok"}
+        assert robot.transport.request("GET", "/second") == {"data": "ok"}
+    assert dropping_server.seen == [
+        (1, "GET", "/first"),
+        (1, "GET", "/second"),
+        (2, "GET", "/second"),
+    ]
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_nothing_but_a_read_is_sent_twice(dropping_server: _KeepAliveServer, method: str) -> None:
+    """A repeated POST could create a second session or run a command twice on a robot."""
+    with RobotClient(_url(dropping_server)) as robot:
+        robot.transport.request("GET", "/first")
+        with pytest.raises(RobotUnreachableError, match="the connection was dropped"):
+            robot.transport.request(method, "/sessions")
+    assert dropping_server.seen == [(1, "GET", "/first"), (1, method, "/sessions")]
+
+
+def test_a_read_that_timed_out_is_not_asked_again(dropping_server: _KeepAliveServer) -> None:
+    """A robot that does not answer may be stuck (SPEC section 6): one request, one timeout."""
+    with RobotClient(_url(dropping_server), timeout=0.5) as robot:
+        with pytest.raises(RobotTimeoutError):
+            robot.transport.request("GET", "/hold")
+    assert dropping_server.seen == [(1, "GET", "/hold")]
+
+
 # -- feature flag --------------------------------------------------------------------------
 
 

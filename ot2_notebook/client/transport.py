@@ -6,6 +6,14 @@ version header every request carries, the timeouts (connecting is bounded by
 :class:`~ot2_notebook.client.errors.RobotError`: no connection, no answer in time, an error
 status (its envelope parsed), a body that is not JSON. The robot software 4.x endpoints are
 mapped in :mod:`ot2_notebook.client.http`; another robot API would share this transport.
+
+A pooled connection can be closed by the server at the moment it is reused: a server closes
+an idle keep-alive connection after a few seconds (uvicorn's default is 5 s, the same as the
+watcher's poll with a live feed), and a request sent as the close crosses it gets "connection
+dropped" without having been read. Reads (``GET``, ``HEAD``) are sent once more on a fresh
+connection; nothing else is: a repeated ``POST`` could start a second session or run a
+command twice on a robot, and a read that timed out is not asked again of a robot that may be
+stuck (SPEC section 6).
 """
 
 from __future__ import annotations
@@ -14,6 +22,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
 
 from ot2_notebook.client.errors import (
     RobotTimeoutError,
@@ -37,6 +48,9 @@ class Transport:
         self.timeout = float(timeout)
         self.http = requests.Session()
         self.http.headers.update(headers)
+        adapter = HTTPAdapter(max_retries=_ReadsOnceMoreWhenDropped())
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
 
     @property
     def headers(self) -> Mapping[str, str | bytes]:
@@ -98,6 +112,31 @@ class Transport:
             raise UnexpectedResponseError.for_body(
                 response.status_code, described, response.text
             ) from exc
+
+
+class _ReadsOnceMoreWhenDropped(Retry):
+    """urllib3's retry policy for one more try of a read whose connection dropped.
+
+    Only ``GET`` and ``HEAD``, only when the connection was dropped (urllib3's "read" errors
+    also count a read timeout, which is not retried: it raises at once), never on an answer.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("total", 1)
+        kwargs.setdefault("connect", 0)
+        kwargs.setdefault("read", 1)
+        kwargs.setdefault("status", 0)
+        kwargs.setdefault("other", 0)
+        kwargs.setdefault("allowed_methods", frozenset({"GET", "HEAD"}))
+        kwargs.setdefault("raise_on_status", False)
+        kwargs.setdefault("respect_retry_after_header", False)
+        super().__init__(**kwargs)
+
+    def increment(self, *args: Any, **kwargs: Any) -> Retry:
+        error = kwargs.get("error")
+        if isinstance(error, ReadTimeoutError):
+            raise error
+        return super().increment(*args, **kwargs)
 
 
 def connection_reason(exc: requests.ConnectionError) -> str:
