@@ -19,10 +19,13 @@ stuck (SPEC section 6).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import TracebackType
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import BaseHTTPResponse
+from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
@@ -132,11 +135,18 @@ class _ReadsOnceMoreWhenDropped(Retry):
         kwargs.setdefault("respect_retry_after_header", False)
         super().__init__(**kwargs)
 
-    def increment(self, *args: Any, **kwargs: Any) -> Retry:
-        error = kwargs.get("error")
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> _ReadsOnceMoreWhenDropped:
         if isinstance(error, ReadTimeoutError):
             raise error
-        return super().increment(*args, **kwargs)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
 def connection_reason(exc: requests.ConnectionError) -> str:
