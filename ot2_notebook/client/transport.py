@@ -19,15 +19,12 @@ stuck (SPEC section 6).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3 import BaseHTTPResponse
-from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import ReadTimeoutError
-from urllib3.util.retry import Retry
+from urllib3.util.retry import Retry  # allowed_methods: urllib3 1.26 and 2.x alike
 
 from ot2_notebook.client.errors import (
     RobotTimeoutError,
@@ -36,6 +33,12 @@ from ot2_notebook.client.errors import (
     error_from_response,
 )
 from ot2_notebook.client.files import Part
+
+if TYPE_CHECKING:  # annotations only: BaseHTTPResponse is urllib3 2's, and a lab may have 1.26
+    from types import TracebackType
+
+    from urllib3 import BaseHTTPResponse
+    from urllib3.connectionpool import ConnectionPool
 
 __all__ = ["Transport", "connection_reason"]
 
