@@ -34,6 +34,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -101,11 +102,16 @@ def http(fuzz_sim: SimulatorHandle) -> Iterator[requests.Session]:
 
 
 def clean(http: requests.Session, url: str) -> None:
-    """Delete every session and protocol, so each example starts from an empty robot."""
+    """Delete every session and protocol, so each example starts from an empty robot.
+
+    Ids go into the path percent-encoded: a file named ``%2e%2eX.py`` is protocol
+    ``%2e%2eX``, which the server would read as ``..X`` unencoded (found by the fuzzer)."""
     for session in http.get(f"{url}/sessions", headers=VERSION, timeout=30).json()["data"]:
-        http.delete(f"{url}/sessions/{session['id']}", headers=VERSION, timeout=30)
+        http.delete(f"{url}/sessions/{quote(session['id'], safe='')}", headers=VERSION, timeout=30)
     for protocol in http.get(f"{url}/protocols", headers=VERSION, timeout=30).json()["data"]:
-        http.delete(f"{url}/protocols/{protocol['id']}", headers=VERSION, timeout=30)
+        http.delete(
+            f"{url}/protocols/{quote(protocol['id'], safe='')}", headers=VERSION, timeout=30
+        )
 
 
 def assert_robot_answer(response: requests.Response, path: str, what: str) -> None:
@@ -287,7 +293,8 @@ def test_random_multipart_uploads_get_a_clear_answer(
             protocol = response.json()["data"]
             name = protocol["protocolFile"]["basename"]
             assert "/" not in name and "\\" not in name and name not in (".", "..")
-            listed = http.get(f"{url}/protocols/{protocol['id']}", headers=VERSION, timeout=30)
+            where = f"{url}/protocols/{quote(protocol['id'], safe='')}"
+            listed = http.get(where, headers=VERSION, timeout=30)
             assert listed.status_code == 200 and listed.json()["data"]["id"] == protocol["id"]
         clean(http, url)
 
